@@ -1,0 +1,30 @@
+{
+  "targets": [
+    {
+      "target_name": "bastion_native",
+      "sources": [
+        "src/addon.cc",
+        "src/convert.cc",
+        "src/creation.cc",
+        "src/math.cc",
+        "src/shape.cc",
+        "src/nn.cc",
+        "src/autograd.cc",
+        "src/runtime.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node scripts/torch-config.cjs include)"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "<!@(node scripts/torch-config.cjs defines)"
+      ],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "libraries": ["<!@(node scripts/torch-config.cjs libs)"]
+    }
+  ]
+}

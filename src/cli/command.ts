@@ -1,0 +1,46 @@
+/**
+ * The shape of a `bastion` sub-command. Commands are thin: they parse options, call the library
+ * and return a result object; src/cli/main.ts handles --help, --json and errors for all of them.
+ */
+
+/** One command-line option. */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Name of the value in --help, e.g. DIR. */
+  valueName?: string;
+  default?: string | boolean;
+  /** Allow the option several times (values collected in an array). */
+  multiple?: boolean;
+  description: string;
+}
+
+/** Parsed option values, keyed by long option name. */
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
+
+/** What a command gets to work with. */
+export interface CommandContext {
+  values: OptionValues;
+  positionals: string[];
+  /** True with --json: the result object is printed as the last line of stdout. */
+  json: boolean;
+  /** Prints a line of human-readable output to stdout. */
+  print(line: string): void;
+}
+
+/** A `bastion` sub-command. */
+export interface Command {
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** Usage line(s) after `bastion `. */
+  usage: string;
+  /** Longer help text (paragraphs). */
+  description?: string;
+  options: Record<string, OptionSpec>;
+  /** Allow positional arguments (described in usage). */
+  allowPositionals?: boolean;
+  examples?: string[];
+  /** Does the work; the returned object is what --json prints. */
+  run(context: CommandContext): Promise<Record<string, unknown>>;
+}

@@ -1,0 +1,120 @@
+/**
+ * The `bastion` command line: dispatches to sub-commands (src/cli/commands), prints help,
+ * prints the result object as the last stdout line with --json, and turns errors into a one-line
+ * reason and a non-zero exit code.
+ */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BastionError, describeError } from '../util/errors.js';
+import { setProgressOutput } from '../util/progress.js';
+import type { Command, OptionSpec } from './command.js';
+import { commands } from './commands/index.js';
+
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+  json: { type: 'boolean', description: 'print one machine-readable result object as the last line' },
+  quiet: { type: 'boolean', short: 'q', description: 'no progress output' },
+  threads: { type: 'string', valueName: 'N', description: 'CPU threads for libtorch (default: all cores)' },
+};
+
+function version(root: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function optionLines(options: Record<string, OptionSpec>): string[] {
+  const rows = Object.entries(options).map(([name, spec]) => {
+    const left = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.type === 'string' ? ` ${spec.valueName ?? 'VALUE'}` : ''}`;
+    const def = spec.default !== undefined && spec.default !== false ? ` (default: ${String(spec.default)})` : '';
+    return [left, `${spec.description}${def}`] as const;
+  });
+  const width = Math.max(...rows.map(([l]) => l.length), 10) + 2;
+  return rows.map(([l, r]) => `  ${l.padEnd(width)}${r}`);
+}
+
+/** The help text of one command. */
+export function commandHelp(command: Command): string {
+  const lines = [`Usage: bastion ${command.usage}`, '', command.summary];
+  if (command.description) lines.push('', command.description);
+  lines.push('', 'Options:', ...optionLines(command.options), ...optionLines(GLOBAL_OPTIONS));
+  if (command.examples && command.examples.length > 0) lines.push('', 'Examples:', ...command.examples.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
+
+function mainHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  return [
+    'Usage: bastion <command> [options]',
+    '',
+    'Attack, defend and evaluate image classifiers against adversarial examples.',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Run `bastion <command> --help` for the options of a command.',
+  ].join('\n');
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves to the process exit code. */
+export async function main(argv: readonly string[], packageRoot: string): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const target = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
+    process.stdout.write(`${target ? commandHelp(target) : mainHelp()}\n`);
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`bastion ${version(packageRoot)}\n`);
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`bastion: unknown command '${name}'; run \`bastion --help\` for the list\n`);
+    return 2;
+  }
+  let json = rest.includes('--json');
+  try {
+    const options = { ...GLOBAL_OPTIONS, ...command.options };
+    const parsed = parseArgs({
+      args: [...rest],
+      options: Object.fromEntries(
+        Object.entries(options).map(([k, s]) => [k, { type: s.type, ...(s.short ? { short: s.short } : {}), ...(s.multiple ? { multiple: true } : {}) }]),
+      ),
+      allowPositionals: command.allowPositionals ?? false,
+      strict: true,
+    });
+    const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+    for (const [k, s] of Object.entries(command.options)) if (values[k] === undefined && s.default !== undefined) values[k] = s.default;
+    if (values['help'] === true) {
+      process.stdout.write(`${commandHelp(command)}\n`);
+      return 0;
+    }
+    json = values['json'] === true;
+    if (values['quiet'] === true) setProgressOutput(null);
+    if (typeof values['threads'] === 'string') {
+      const { setNumThreads } = await import('../tensor/runtime.js');
+      const n = Number(values['threads']);
+      if (!Number.isInteger(n) || n < 1) throw new BastionError(`--threads expects a positive integer, got '${values['threads']}'`, { exitCode: 2 });
+      setNumThreads(n);
+    }
+    const result = await command.run({
+      values,
+      positionals: parsed.positionals,
+      json,
+      print: (line) => process.stdout.write(`${line}\n`),
+    });
+    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  } catch (error) {
+    const reason = describeError(error).replace(/\s*\n\s*/g, ' ');
+    const code = error instanceof BastionError ? error.exitCode : (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+    process.stderr.write(`bastion ${name}: ${reason}\n`);
+    if (process.env['BASTION_DEBUG'] && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ error: reason, exitCode: code })}\n`);
+    return code;
+  }
+}

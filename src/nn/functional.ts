@@ -1,0 +1,313 @@
+/**
+ * Stateless neural-network functions and losses (the torch.nn.functional of Bastion).
+ * Inputs are checked here with messages in the caller's terms; the math is libtorch's.
+ */
+import { native } from '../tensor/native.js';
+import { fromHandle, type Tensor } from '../tensor/tensor.js';
+
+/** An int or an (height, width) pair. */
+export type Pair = number | readonly [number, number];
+
+function pair(value: Pair, name: string, op: string): [number, number] {
+  const p: readonly number[] = typeof value === 'number' ? [value, value] : value;
+  if (p.length !== 2 || !p.every((v) => Number.isInteger(v) && v >= 0)) {
+    throw new TypeError(`${op}: ${name} must be a non-negative integer or a pair of them, got ${JSON.stringify(value)}`);
+  }
+  return [p[0] as number, p[1] as number];
+}
+
+function shapeOf(t: Tensor): string {
+  return `[${t.shape.join(',')}]`;
+}
+
+function expectDims(t: Tensor, dims: number, op: string, what: string, layout: string): void {
+  if (t.ndim !== dims) throw new TypeError(`${op}: ${what} must be ${dims}-D ${layout}, got ${shapeOf(t)}`);
+}
+
+/** Options of {@link conv2d}. */
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+
+/** 2-D convolution of NCHW `input` with OIHW `weight` (cross-correlation, as PyTorch). */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  expectDims(input, 4, 'conv2d', 'input', '[N,C,H,W]');
+  expectDims(weight, 4, 'conv2d', 'weight', '[out,in/groups,kH,kW]');
+  const groups = options.groups ?? 1;
+  if (input.shape[1] !== (weight.shape[1] as number) * groups) {
+    throw new TypeError(
+      `conv2d: input ${shapeOf(input)} has ${input.shape[1]} channels but weight ${shapeOf(weight)} expects ` +
+        `${(weight.shape[1] as number) * groups} (groups=${groups})`,
+    );
+  }
+  return fromHandle(
+    native.conv2d(input.handle, weight.handle, bias?.handle ?? null, pair(options.stride ?? 1, 'stride', 'conv2d'),
+      pair(options.padding ?? 0, 'padding', 'conv2d'), pair(options.dilation ?? 1, 'dilation', 'conv2d'), groups),
+  );
+}
+
+/** Options of {@link convTranspose2d}. */
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  outputPadding?: Pair;
+}
+
+/** 2-D transposed convolution; `weight` is [in, out/groups, kH, kW] as in PyTorch. */
+export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvTranspose2dOptions = {}): Tensor {
+  expectDims(input, 4, 'convTranspose2d', 'input', '[N,C,H,W]');
+  expectDims(weight, 4, 'convTranspose2d', 'weight', '[in,out/groups,kH,kW]');
+  if (input.shape[1] !== weight.shape[0]) {
+    throw new TypeError(`convTranspose2d: input ${shapeOf(input)} has ${input.shape[1]} channels but weight ${shapeOf(weight)} expects ${weight.shape[0]}`);
+  }
+  return fromHandle(
+    native.convTranspose2d(input.handle, weight.handle, bias?.handle ?? null,
+      pair(options.stride ?? 1, 'stride', 'convTranspose2d'), pair(options.padding ?? 0, 'padding', 'convTranspose2d'),
+      pair(options.outputPadding ?? 0, 'outputPadding', 'convTranspose2d'), options.groups ?? 1,
+      pair(options.dilation ?? 1, 'dilation', 'convTranspose2d')),
+  );
+}
+
+/** y = x W^T + b over the last dimension. */
+export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  expectDims(weight, 2, 'linear', 'weight', '[out,in]');
+  if (input.shape[input.ndim - 1] !== weight.shape[1]) {
+    throw new TypeError(`linear: input ${shapeOf(input)} has ${input.shape[input.ndim - 1]} features but weight ${shapeOf(weight)} expects ${weight.shape[1]}`);
+  }
+  return fromHandle(native.linear(input.handle, weight.handle, bias?.handle ?? null));
+}
+
+/** Options of the 2-D pooling functions. */
+export interface Pool2dOptions {
+  /** Default: the kernel size. */
+  stride?: Pair;
+  padding?: Pair;
+  ceilMode?: boolean;
+}
+
+/** Max pooling over NCHW input. */
+export function maxPool2d(input: Tensor, kernel: Pair, options: Pool2dOptions & { dilation?: Pair } = {}): Tensor {
+  expectDims(input, 4, 'maxPool2d', 'input', '[N,C,H,W]');
+  const k = pair(kernel, 'kernel', 'maxPool2d');
+  return fromHandle(native.maxPool2d(input.handle, k, pair(options.stride ?? k, 'stride', 'maxPool2d'),
+    pair(options.padding ?? 0, 'padding', 'maxPool2d'), pair(options.dilation ?? 1, 'dilation', 'maxPool2d'), options.ceilMode ?? false));
+}
+
+/** Average pooling over NCHW input. */
+export function avgPool2d(input: Tensor, kernel: Pair, options: Pool2dOptions & { countIncludePad?: boolean } = {}): Tensor {
+  expectDims(input, 4, 'avgPool2d', 'input', '[N,C,H,W]');
+  const k = pair(kernel, 'kernel', 'avgPool2d');
+  return fromHandle(native.avgPool2d(input.handle, k, pair(options.stride ?? k, 'stride', 'avgPool2d'),
+    pair(options.padding ?? 0, 'padding', 'avgPool2d'), options.ceilMode ?? false, options.countIncludePad ?? true));
+}
+
+/** Average pooling to a fixed output size. */
+export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
+  expectDims(input, 4, 'adaptiveAvgPool2d', 'input', '[N,C,H,W]');
+  return fromHandle(native.adaptiveAvgPool2d(input.handle, pair(outputSize, 'outputSize', 'adaptiveAvgPool2d')));
+}
+
+/** Options of {@link batchNorm}. */
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  /** Use batch statistics and update the running ones in place (default false: use running stats). */
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/** Batch normalisation over the channel dimension (dim 1). */
+export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
+  const training = options.training ?? false;
+  if (!training && (runningMean === null || runningVar === null)) {
+    throw new TypeError('batchNorm: evaluation mode needs running mean and variance (or pass training: true)');
+  }
+  return fromHandle(native.batchNorm(input.handle, options.weight?.handle ?? null, options.bias?.handle ?? null,
+    runningMean?.handle ?? null, runningVar?.handle ?? null, training, options.momentum ?? 0.1, options.eps ?? 1e-5));
+}
+
+/** Layer normalisation over the trailing `normalizedShape` dimensions. */
+export function layerNorm(input: Tensor, normalizedShape: readonly number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  const tail = input.shape.slice(input.ndim - normalizedShape.length);
+  if (tail.join(',') !== normalizedShape.join(',')) {
+    throw new TypeError(`layerNorm: input ${shapeOf(input)} does not end with normalizedShape [${normalizedShape.join(',')}]`);
+  }
+  return fromHandle(native.layerNorm(input.handle, normalizedShape, weight?.handle ?? null, bias?.handle ?? null, eps));
+}
+
+/** Group normalisation: channels split into `groups`, each normalised over (C/groups, H, W). */
+export function groupNorm(input: Tensor, groups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  if ((input.shape[1] as number) % groups !== 0) {
+    throw new TypeError(`groupNorm: ${input.shape[1]} channels are not divisible into ${groups} groups`);
+  }
+  return fromHandle(native.groupNorm(input.handle, groups, weight?.handle ?? null, bias?.handle ?? null, eps));
+}
+
+/** Zeroes elements with probability p and scales the rest by 1/(1-p), in training only. */
+export function dropout(input: Tensor, p: number, training: boolean): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
+  return fromHandle(native.dropout(input.handle, p, training));
+}
+
+export function relu(input: Tensor): Tensor {
+  return fromHandle(native.relu(input.handle));
+}
+/** GELU; `approximate: 'tanh'` uses the tanh approximation. */
+export function gelu(input: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  return fromHandle(native.gelu(input.handle, approximate));
+}
+export function sigmoid(input: Tensor): Tensor {
+  return fromHandle(native.sigmoid(input.handle));
+}
+export function tanh(input: Tensor): Tensor {
+  return fromHandle(native.tanh(input.handle));
+}
+export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor {
+  return fromHandle(native.leakyRelu(input.handle, negativeSlope));
+}
+export function logSigmoid(input: Tensor): Tensor {
+  return fromHandle(native.logSigmoid(input.handle));
+}
+export function softplus(input: Tensor, beta = 1, threshold = 20): Tensor {
+  return fromHandle(native.softplus(input.handle, beta, threshold));
+}
+export function softmax(input: Tensor, dim: number): Tensor {
+  return fromHandle(native.softmax(input.handle, dim));
+}
+export function logSoftmax(input: Tensor, dim: number): Tensor {
+  return fromHandle(native.logSoftmax(input.handle, dim));
+}
+
+/** Options of {@link interpolate}: give `size` or `scaleFactor`. */
+export interface InterpolateOptions {
+  size?: Pair;
+  scaleFactor?: number;
+  mode?: 'nearest' | 'bilinear';
+  /** Bilinear only (default false, as PyTorch). */
+  alignCorners?: boolean;
+}
+
+/** Resizes NCHW images by nearest-neighbour or bilinear interpolation. */
+export function interpolate(input: Tensor, options: InterpolateOptions): Tensor {
+  expectDims(input, 4, 'interpolate', 'input', '[N,C,H,W]');
+  let size: [number, number];
+  if (options.size !== undefined) size = pair(options.size, 'size', 'interpolate');
+  else if (options.scaleFactor !== undefined && options.scaleFactor > 0) {
+    size = [Math.floor((input.shape[2] as number) * options.scaleFactor), Math.floor((input.shape[3] as number) * options.scaleFactor)];
+  } else throw new TypeError('interpolate: give size or a positive scaleFactor');
+  if ((options.mode ?? 'nearest') === 'nearest') return fromHandle(native.upsampleNearest2d(input.handle, size));
+  return fromHandle(native.upsampleBilinear2d(input.handle, size, options.alignCorners ?? false));
+}
+
+/** Pads the last dimensions: pads = [left, right, top, bottom, ...] as torch.nn.functional.pad. */
+export function pad(input: Tensor, pads: readonly number[], mode: 'constant' | 'reflect' | 'replicate' | 'circular' = 'constant', value = 0): Tensor {
+  if (pads.length % 2 !== 0 || pads.length / 2 > input.ndim) {
+    throw new TypeError(`pad: pads must hold an even number of sizes (at most 2 per dimension), got [${pads.join(',')}]`);
+  }
+  return fromHandle(native.pad(input.handle, pads, mode, mode === 'constant' ? value : null));
+}
+
+/** Loss reduction over the batch. */
+export type Reduction = 'mean' | 'sum' | 'none';
+
+/** Options of {@link crossEntropy}. */
+export interface CrossEntropyOptions {
+  weight?: Tensor | null;
+  reduction?: Reduction;
+  ignoreIndex?: number;
+  /** Mixes the target with the uniform distribution (Szegedy et al. 2016), as PyTorch. */
+  labelSmoothing?: number;
+}
+
+function asClassIndices(target: Tensor, op: string): { target: Tensor; owned: boolean } {
+  if (target.dtype === 'int64') return { target, owned: false };
+  if (target.dtype === 'int32' || target.dtype === 'uint8' || target.dtype === 'int16' || target.dtype === 'int8') {
+    return { target: target.to('int64'), owned: true };
+  }
+  if (target.isFloatingPoint) return { target, owned: false };
+  throw new TypeError(`${op}: target must hold class indices (integers) or probabilities (floats), got ${target.dtype}`);
+}
+
+/**
+ * Cross-entropy between `logits` [N,C] and `target`: class indices [N] or probabilities [N,C].
+ * Integer targets of any width are accepted (cast to int64).
+ */
+export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const t = asClassIndices(target, 'crossEntropy');
+  if (!t.target.isFloatingPoint && logits.shape[0] !== t.target.shape[0]) {
+    throw new TypeError(`crossEntropy: logits ${shapeOf(logits)} and target ${shapeOf(target)} disagree on the batch size`);
+  }
+  try {
+    return fromHandle(native.crossEntropy(logits.handle, t.target.handle, options.weight?.handle ?? null,
+      options.reduction ?? 'mean', options.ignoreIndex ?? -100, options.labelSmoothing ?? 0));
+  } finally {
+    if (t.owned) t.target.dispose();
+  }
+}
+
+/** Negative log-likelihood of log-probabilities [N,C] at class indices [N]. */
+export function nllLoss(logProbs: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
+  const t = asClassIndices(target, 'nllLoss');
+  try {
+    return fromHandle(native.nllLoss(logProbs.handle, t.target.handle, options.weight?.handle ?? null, options.reduction ?? 'mean', options.ignoreIndex ?? -100));
+  } finally {
+    if (t.owned) t.target.dispose();
+  }
+}
+
+/** Mean squared error. */
+export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return fromHandle(native.mseLoss(input.handle, target.handle, reduction));
+}
+/** Mean absolute error. */
+export function l1Loss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return fromHandle(native.l1Loss(input.handle, target.handle, reduction));
+}
+/** Huber-style smooth L1 loss. */
+export function smoothL1Loss(input: Tensor, target: Tensor, reduction: Reduction = 'mean', beta = 1): Tensor {
+  return fromHandle(native.smoothL1Loss(input.handle, target.handle, reduction, beta));
+}
+
+/**
+ * KL divergence KL(target || exp(logInput)) with `logInput` as log-probabilities (PyTorch's
+ * convention). 'batchmean' divides the sum by the batch size, the mathematically correct mean.
+ */
+export function klDiv(logInput: Tensor, target: Tensor, options: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {}): Tensor {
+  const reduction = options.reduction ?? 'mean';
+  if (reduction === 'batchmean') {
+    const summed = fromHandle(native.klDiv(logInput.handle, target.handle, 'sum', options.logTarget ?? false));
+    const out = summed.div(logInput.shape[0] ?? 1);
+    summed.dispose();
+    return out;
+  }
+  return fromHandle(native.klDiv(logInput.handle, target.handle, reduction, options.logTarget ?? false));
+}
+
+/** Binary cross-entropy of probabilities. */
+export function binaryCrossEntropy(probs: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return fromHandle(native.binaryCrossEntropy(probs.handle, target.handle, null, reduction));
+}
+/** Binary cross-entropy of logits (numerically stable). */
+export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return fromHandle(native.binaryCrossEntropyWithLogits(logits.handle, target.handle, null, reduction));
+}
+
+/**
+ * Multi-label soft-margin loss (torch.nn.MultiLabelSoftMarginLoss): per sample, the mean over
+ * classes of the binary cross-entropy of sigmoid(logits) against 0/1 targets [N,C]; then
+ * reduced over the batch. Paper 004 (eq. 10) uses it as the classification loss L_c.
+ */
+export function multilabelSoftMarginLoss(logits: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  if (logits.shape.join(',') !== target.shape.join(',')) {
+    throw new TypeError(`multilabelSoftMarginLoss: logits ${shapeOf(logits)} and targets ${shapeOf(target)} must have the same shape`);
+  }
+  const perElement = fromHandle(native.binaryCrossEntropyWithLogits(logits.handle, target.handle, null, 'none'));
+  const perSample = perElement.mean(-1);
+  perElement.dispose();
+  if (reduction === 'none') return perSample;
+  const out = reduction === 'sum' ? perSample.sum() : perSample.mean();
+  perSample.dispose();
+  return out;
+}

@@ -1,0 +1,65 @@
+/**
+ * Runtime facts and settings of the engine: threads, seeds, versions, CUDA.
+ * The thread count starts at every core (see native.ts).
+ */
+import { native } from './native.js';
+import { fromHandle, type Tensor } from './tensor.js';
+
+/** Sets the number of threads libtorch uses for intra-op parallelism. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
+  native.setNumThreads(n);
+}
+
+/** The number of threads libtorch uses for intra-op parallelism. */
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/** Seeds libtorch's global generators (CPU and every CUDA device). */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`manualSeed: expected a non-negative integer, got ${seed}`);
+  native.manualSeed(seed);
+}
+
+/** The CPU generator's state (uint8 tensor), to save with a checkpoint. */
+export function getRngState(): Tensor {
+  return fromHandle(native.getRngState());
+}
+
+/** Restores a state returned by {@link getRngState}. */
+export function setRngState(state: Tensor): void {
+  native.setRngState(state.handle);
+}
+
+/** Version of the linked libtorch, e.g. "1.13.0". */
+export function torchVersion(): string {
+  return native.version();
+}
+
+/** Whether the linked libtorch has CUDA and sees at least one GPU. */
+export function cudaAvailable(): boolean {
+  return native.cudaAvailable();
+}
+
+/** Number of visible CUDA devices (0 without CUDA). */
+export function cudaDeviceCount(): number {
+  return native.cudaDeviceCount();
+}
+
+/** libtorch's description of its build (BLAS, oneDNN, CPU capability) and its thread settings. */
+export function engineInfo(): { torch: string; threads: number; cuda: boolean; mkldnn: boolean; parallel: string; build: string } {
+  return {
+    torch: native.version(),
+    threads: native.getNumThreads(),
+    cuda: native.cudaAvailable(),
+    mkldnn: native.mkldnnAvailable(),
+    parallel: native.parallelInfo(),
+    build: native.buildConfig(),
+  };
+}
+
+/** Asks libtorch for deterministic algorithms where it has a choice (matters on CUDA). */
+export function setDeterministic(flag: boolean): void {
+  native.setDeterministic(flag);
+}
