@@ -8,7 +8,8 @@ import { fromHandle, type Tensor } from '../tensor/tensor.js';
 /** An int or an (height, width) pair. */
 export type Pair = number | readonly [number, number];
 
-function pair(value: Pair, name: string, op: string): [number, number] {
+/** Normalises an int-or-pair argument to [height, width], checking it; errors name `op` and `name`. */
+export function pair(value: Pair, name: string, op: string): [number, number] {
   const p: readonly number[] = typeof value === 'number' ? [value, value] : value;
   if (p.length !== 2 || !p.every((v) => Number.isInteger(v) && v >= 0)) {
     throw new TypeError(`${op}: ${name} must be a non-negative integer or a pair of them, got ${JSON.stringify(value)}`);
