@@ -159,8 +159,10 @@ export interface ImageFolderOptions {
   cacheDir?: string;
   /** Decode worker threads (default: every core, at most 4; 0 decodes on the main thread). */
   workers?: number;
-  /** Data-set name for messages and reports (default `<folder>/<split>`). */
+  /** Data-set name for messages and reports (default `<prefix>/<split>`). */
   name?: string;
+  /** The part of the default name before the split (default: the folder's name). */
+  namePrefix?: string;
   /** Show a progress bar while decoding (default true). */
   progress?: boolean;
   /** Hint for error messages (e.g. how to obtain the data set). */
@@ -190,7 +192,7 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
   const spec = imageSpec(options);
   const layout = scanImageFolder(root, options.hint);
   const listing = listImageFolder(layout, options.split);
-  const name = options.name ?? `${basename(root)}/${listing.split}`;
+  const name = options.name ?? `${options.namePrefix ?? basename(root)}/${listing.split}`;
   const workers = options.workers ?? defaultDecodeWorkers();
   if (options.inMemory === false) return new ImageFolderDataset({ name, files: listing.files, labels: listing.labels, classNames: layout.classNames, spec, workers });
 
