@@ -55,7 +55,7 @@ const FASHION = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
 const KMNIST_PRIMARY = 'https://codh.rois.ac.jp/kmnist/dataset/kmnist/';
 const KMNIST_FALLBACK = 'http://codh.rois.ac.jp/kmnist/dataset/kmnist/';
 
-const DEBIAN_FASHION = "Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist): the same data recompressed without the gzip file name";
+const DEBIAN_FASHION = "Debian's dataset-fashion-mnist copy (same data, recompressed without the stored file name)";
 
 /** Every data set Bastion knows by name. */
 export const CATALOG: readonly CatalogEntry[] = [
@@ -161,7 +161,7 @@ export const CATALOG: readonly CatalogEntry[] = [
     files: [],
     manual:
       'AFHQ needs a Kaggle login, so Bastion cannot download it. Sign in at https://www.kaggle.com/datasets/andrewmvd/animal-faces, ' +
-      'press Download (archive.zip, about 700 MB), and unzip it into your data folder so that DATA/afhq/train/{cat,dog,wild} and ' +
+      'press Download (archive.zip), and unzip it into your data folder so that DATA/afhq/train/{cat,dog,wild} and ' +
       'DATA/afhq/val/{cat,dog,wild} exist (DATA: --data-dir, or $BASTION_DATA, or ~/.local/share/bastion/data). ' +
       'With the Kaggle CLI: `kaggle datasets download -d andrewmvd/animal-faces && unzip animal-faces.zip -d DATA`. ' +
       'Then `bastion data list` shows it as found.',
