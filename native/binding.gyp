@@ -4,6 +4,7 @@
       "target_name": "bastion_native",
       "sources": [
         "src/addon.cc",
+        "src/allocator.cc",
         "src/convert.cc",
         "src/creation.cc",
         "src/math.cc",

@@ -4,6 +4,7 @@
 namespace bastion {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  RegisterAllocator(env, exports);  // first: every tensor below uses it
   RegisterCreation(env, exports);
   RegisterMath(env, exports);
   RegisterShape(env, exports);

@@ -14,12 +14,10 @@
 
 namespace bastion {
 
-// A tensor owned by a JavaScript handle (a Napi::External). `Dispose` releases the tensor at
-// once; the External's finalizer is the safety net when JavaScript drops the handle without it.
-struct TensorBox {
-  at::Tensor tensor;
-  int64_t reportedBytes = 0;  // bytes announced to V8 with AdjustExternalMemory
-};
+// Tensor handles are JavaScript BigInts: (generation << 32) | slot index into a per-thread slot
+// table. Creating a handle allocates nothing native and needs no finalizer, so disposed tensors
+// cost the garbage collector nothing; a stale handle is caught by its generation. `Dispose`
+// releases the tensor at once; TypeScript's FinalizationRegistry disposes forgotten handles.
 
 // Wraps a tensor in a new handle (undefined tensors become JavaScript null).
 Napi::Value Wrap(Napi::Env env, at::Tensor tensor);
@@ -46,6 +44,10 @@ const char* DTypeName(at::ScalarType type);
 int64_t ToReduction(const Napi::Value& value, const char* what);
 
 inline bool IsNullish(const Napi::Value& value) { return value.IsUndefined() || value.IsNull(); }
+// True if the value is a tensor handle (scalars are JavaScript numbers or booleans).
+inline bool IsTensorHandle(const Napi::Value& value) { return value.IsBigInt(); }
+// Number of live handles of the calling thread (diagnostics).
+size_t LiveHandles();
 
 // Throws a JavaScript TypeError from C++ (caught by node-addon-api).
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& message);
@@ -68,6 +70,7 @@ Napi::Value Guard(const Napi::CallbackInfo& info) {
 #define BASTION_EXPORT(exports, name, fn) \
   (exports).Set(name, Napi::Function::New<::bastion::Guard<fn>>((exports).Env(), name))
 
+void RegisterAllocator(Napi::Env env, Napi::Object exports);
 void RegisterCreation(Napi::Env env, Napi::Object exports);
 void RegisterMath(Napi::Env env, Napi::Object exports);
 void RegisterShape(Napi::Env env, Napi::Object exports);

@@ -7,31 +7,43 @@ namespace bastion {
 
 namespace {
 
-// Tags every handle so that a foreign External can never be mistaken for a tensor.
-const napi_type_tag kTensorTag = {0x6261737469616e21ULL, 0x74656e736f722121ULL};
+struct Slot {
+  at::Tensor tensor;
+  uint32_t generation = 0;
+  int64_t reportedBytes = 0;  // bytes announced to V8 with AdjustExternalMemory
+};
+
+// One table per JavaScript thread (each Node worker has its own environment and thread).
+struct HandleTable {
+  std::vector<Slot> slots;
+  std::vector<uint32_t> freeSlots;
+  size_t live = 0;
+};
+thread_local HandleTable table;
 
 int64_t ByteSize(const at::Tensor& t) {
-  if (!t.defined()) return 0;
   return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
 }
 
-void Finalize(Napi::Env env, TensorBox* box) {
-  if (box->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -box->reportedBytes);
-  delete box;
-}
-
-TensorBox* BoxOf(const Napi::Value& value, const char* what) {
-  if (!value.IsExternal()) {
-    ThrowType(value.Env(), std::string(what) + ": expected a tensor");
+Slot& SlotOf(const Napi::Value& value, const char* what) {
+  if (!value.IsBigInt()) ThrowType(value.Env(), std::string(what) + ": expected a tensor");
+  bool lossless = true;
+  const uint64_t handle = value.As<Napi::BigInt>().Uint64Value(&lossless);
+  const uint32_t index = static_cast<uint32_t>(handle & 0xffffffffu);
+  const uint32_t generation = static_cast<uint32_t>(handle >> 32);
+  if (!lossless || index >= table.slots.size()) {
+    ThrowType(value.Env(), std::string(what) + ": not a tensor handle of this thread");
   }
-  auto external = value.As<Napi::External<TensorBox>>();
-  if (!external.CheckTypeTag(&kTensorTag)) {
-    ThrowType(value.Env(), std::string(what) + ": expected a tensor, got a foreign native object");
+  Slot& slot = table.slots[index];
+  if (slot.generation != generation || !slot.tensor.defined()) {
+    throw Napi::Error::New(value.Env(), std::string(what) + ": tensor used after dispose");
   }
-  return external.Data();
+  return slot;
 }
 
 }  // namespace
+
+size_t LiveHandles() { return table.live; }
 
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& message) {
   throw Napi::TypeError::New(env, message);
@@ -39,12 +51,21 @@ TensorBox* BoxOf(const Napi::Value& value, const char* what) {
 
 Napi::Value Wrap(Napi::Env env, at::Tensor tensor) {
   if (!tensor.defined()) return env.Null();
-  auto* box = new TensorBox{std::move(tensor), 0};
-  box->reportedBytes = ByteSize(box->tensor);
-  if (box->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
-  auto external = Napi::External<TensorBox>::New(env, box, Finalize);
-  external.TypeTag(&kTensorTag);
-  return external;
+  uint32_t index;
+  if (!table.freeSlots.empty()) {
+    index = table.freeSlots.back();
+    table.freeSlots.pop_back();
+  } else {
+    index = static_cast<uint32_t>(table.slots.size());
+    table.slots.emplace_back();
+  }
+  Slot& slot = table.slots[index];
+  slot.reportedBytes = ByteSize(tensor);
+  slot.tensor = std::move(tensor);
+  ++table.live;
+  if (slot.reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, slot.reportedBytes);
+  const uint64_t handle = (static_cast<uint64_t>(slot.generation) << 32) | index;
+  return Napi::BigInt::New(env, handle);
 }
 
 Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& tensors) {
@@ -54,20 +75,17 @@ Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& tensors) {
 }
 
 void Dispose(Napi::Env env, const Napi::Value& handle) {
-  TensorBox* box = BoxOf(handle, "dispose");
-  if (box->reportedBytes != 0) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -box->reportedBytes);
-    box->reportedBytes = 0;
-  }
-  box->tensor.reset();
+  Slot& slot = SlotOf(handle, "dispose");
+  if (slot.reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -slot.reportedBytes);
+  slot.reportedBytes = 0;
+  slot.tensor.reset();
+  ++slot.generation;
+  --table.live;
+  table.freeSlots.push_back(static_cast<uint32_t>(&slot - table.slots.data()));
 }
 
 const at::Tensor& ToTensor(const Napi::Value& value, const char* what) {
-  TensorBox* box = BoxOf(value, what);
-  if (!box->tensor.defined()) {
-    throw Napi::Error::New(value.Env(), std::string(what) + ": tensor used after dispose");
-  }
-  return box->tensor;
+  return SlotOf(value, what).tensor;
 }
 
 c10::optional<at::Tensor> ToOptTensor(const Napi::Value& value, const char* what) {
@@ -99,12 +117,6 @@ c10::optional<std::vector<int64_t>> ToOptIntList(const Napi::Value& value, const
 }
 
 int64_t ToInt(const Napi::Value& value, const char* what) {
-  if (value.IsBigInt()) {
-    bool lossless = true;
-    int64_t v = value.As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless) ThrowType(value.Env(), std::string(what) + ": integer out of int64 range");
-    return v;
-  }
   if (!value.IsNumber()) ThrowType(value.Env(), std::string(what) + ": expected an integer");
   return value.As<Napi::Number>().Int64Value();
 }
@@ -125,11 +137,11 @@ std::string ToString(const Napi::Value& value, const char* what) {
   return value.As<Napi::String>().Utf8Value();
 }
 
-// JavaScript numbers that are integers become integer scalars, so `intTensor + 2` stays an
+// Scalars are JavaScript numbers or booleans (BigInts are tensor handles). Numbers that are
+// integers become integer scalars, so `intTensor + 2` stays an
 // integer tensor while `intTensor * 0.5` promotes to float, as with Python literals.
 at::Scalar ToScalar(const Napi::Value& value, const char* what) {
   if (value.IsBoolean()) return at::Scalar(value.As<Napi::Boolean>().Value());
-  if (value.IsBigInt()) return at::Scalar(ToInt(value, what));
   if (!value.IsNumber()) ThrowType(value.Env(), std::string(what) + ": expected a number");
   double v = value.As<Napi::Number>().DoubleValue();
   if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9007199254740992.0) {

@@ -6,7 +6,7 @@ namespace bastion {
 namespace {
 
 #define A0(name) const at::Tensor& a = ToTensor(info[0], name)
-#define IS_TENSOR(v) ((v).IsExternal())
+#define IS_TENSOR(v) IsTensorHandle(v)
 
 // ---- binary arithmetic ---------------------------------------------------------------------
 #define BINARY_ALPHA(Fn, op, name)                                                          \

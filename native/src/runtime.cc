@@ -5,6 +5,10 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace bastion {
 namespace {
 
@@ -38,6 +42,26 @@ Napi::Value SetDeterministic(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// mallocStats(): the C heap as glibc sees it (bytes in use, free but held, mmapped), or null
+// elsewhere. Tells a real leak (in use grows) from allocator fragmentation (held grows).
+Napi::Value MallocStats(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 m = mallinfo2();
+  auto out = Napi::Object::New(info.Env());
+  out.Set("inUse", Napi::Number::New(info.Env(), static_cast<double>(m.uordblks + m.hblkhd)));
+  out.Set("freeHeld", Napi::Number::New(info.Env(), static_cast<double>(m.fordblks)));
+  out.Set("mmapped", Napi::Number::New(info.Env(), static_cast<double>(m.hblkhd)));
+  out.Set("arena", Napi::Number::New(info.Env(), static_cast<double>(m.arena)));
+  return out;
+#else
+  return info.Env().Null();
+#endif
+}
+
+Napi::Value LiveHandleCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(LiveHandles()));
+}
+
 }  // namespace
 
 void RegisterRuntime(Napi::Env env, Napi::Object exports) {
@@ -50,6 +74,8 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   BASTION_EXPORT(exports, "parallelInfo", ParallelInfo);
   BASTION_EXPORT(exports, "buildConfig", BuildConfig);
   BASTION_EXPORT(exports, "setDeterministic", SetDeterministic);
+  BASTION_EXPORT(exports, "mallocStats", MallocStats);
+  BASTION_EXPORT(exports, "liveHandles", LiveHandleCount);
 }
 
 }  // namespace bastion

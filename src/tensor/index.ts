@@ -12,6 +12,7 @@ export { cat, stack, where, maximum, minimum, matmul } from './ops.js';
 export { grad, gradOrNull, noGrad, enableGrad, isGradEnabled, type GradOptions } from './autograd.js';
 export {
   setNumThreads, getNumThreads, manualSeed, getRngState, setRngState, torchVersion, cudaAvailable,
-  cudaDeviceCount, engineInfo, setDeterministic,
+  cudaDeviceCount, engineInfo, setDeterministic, engineMemory, emptyCache, type EngineMemory,
 } from './runtime.js';
 export { TensorOpError } from './native.js';
+export type { Batch, BatchSource } from './batch.js';

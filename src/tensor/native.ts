@@ -12,8 +12,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** An opaque reference to a libtorch tensor owned by the addon. */
-export type NativeHandle = { readonly __nativeTensor: unique symbol };
+/**
+ * An opaque reference to a libtorch tensor owned by the addon: a BigInt naming a slot of the
+ * addon's per-thread handle table (so creating one allocates nothing the GC must finalise).
+ */
+export type NativeHandle = bigint & { readonly __nativeTensor: unique symbol };
 type H = NativeHandle;
 type Opt<T> = T | null | undefined;
 type ScalarArg = number | boolean;
@@ -223,6 +226,10 @@ export interface NativeAddon {
   parallelInfo(): string;
   buildConfig(): string;
   setDeterministic(flag: boolean): void;
+  cpuMemoryStats(): { caching: boolean; inUse?: number; cached?: number; peakInUse?: number; limit?: number };
+  emptyCache(): void;
+  liveHandles(): number;
+  mallocStats(): { inUse: number; freeHeld: number; mmapped: number; arena: number } | null;
 }
 
 /** An error raised by a tensor op; the message names the op and describes its tensor arguments. */
@@ -284,7 +291,7 @@ function describeArgs(raw: NativeAddon, args: readonly unknown[]): string {
 }
 
 function describeValue(raw: NativeAddon, value: unknown): string {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value)) {
+  if (typeof value === 'bigint') {
     try {
       const h = value as H;
       return `tensor[${raw.shape(h).join(',')}] ${raw.dtype(h)}${raw.device(h) === 'cpu' ? '' : ' ' + raw.device(h)}`;
@@ -292,7 +299,7 @@ function describeValue(raw: NativeAddon, value: unknown): string {
       return 'disposed tensor';
     }
   }
-  if (Array.isArray(value) && value.length > 0 && typeof value[0] === 'object' && value[0] !== null) {
+  if (Array.isArray(value) && value.length > 0 && typeof value[0] === 'bigint') {
     return `[${value.map((v) => describeValue(raw, v)).join(', ')}]`;
   }
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as Uint8Array).length})`;

@@ -63,3 +63,31 @@ export function engineInfo(): { torch: string; threads: number; cuda: boolean; m
 export function setDeterministic(flag: boolean): void {
   native.setDeterministic(flag);
 }
+
+/** Native memory of the engine: live tensor handles and the caching CPU allocator's counters. */
+export interface EngineMemory {
+  /** Tensor handles alive in the addon's table (should equal tensorStats().live). */
+  liveHandles: number;
+  /** Whether the caching CPU allocator is active (BASTION_CPU_CACHE_MB=0 turns it off). */
+  caching: boolean;
+  /** Bytes of tensor storage in use, cached for reuse, peak in use, and the cache limit. */
+  inUse?: number;
+  cached?: number;
+  peakInUse?: number;
+  cacheLimit?: number;
+}
+
+/** Current native memory figures (see {@link EngineMemory}). */
+export function engineMemory(): EngineMemory {
+  const s = native.cpuMemoryStats();
+  return {
+    liveHandles: native.liveHandles(),
+    caching: s.caching,
+    ...(s.caching ? { inUse: s.inUse, cached: s.cached, peakInUse: s.peakInUse, cacheLimit: s.limit } : {}),
+  };
+}
+
+/** Returns every cached tensor block to the system (e.g. between phases of a long run). */
+export function emptyCache(): void {
+  native.emptyCache();
+}

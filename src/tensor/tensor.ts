@@ -86,7 +86,8 @@ export class Tensor implements ScopedResource {
   /** The native handle; throws a clear error if the tensor was disposed. */
   get handle(): NativeHandle {
     if (this.#handle === null) {
-      const what = this.#shape ? `a [${this.#shape.join(',')}] ${this.#dtype ?? ''} tensor` : 'a tensor';
+      const known = [this.#shape ? `[${this.#shape.join(',')}]` : '', this.#dtype ?? ''].filter((p) => p !== '');
+      const what = known.length > 0 ? `a ${known.join(' ')} tensor` : 'a tensor';
       throw new Error(
         `Tensor used after dispose: ${what} was freed by dispose() or at the end of the scope() that created it. ` +
           'Return it from the scope, or call keep() on it, to use it afterwards.',
