@@ -4,6 +4,7 @@ import type { Command } from '../command.js';
 
 const ACTIONS = ['list', 'download', 'verify'] as const;
 
+/** The `bastion data` command (list, download, verify). */
 export const dataCommand: Command = {
   name: 'data',
   summary: 'List, download and verify data sets (MNIST, Fashion-MNIST, KMNIST, CIFAR-10, AFHQ)',
