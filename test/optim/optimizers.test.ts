@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Adam, AdamW, SGD, type Optimizer } from '../../src/optim/index.js';
-import { scope, tensor, tensorStats, zeros, type Tensor } from '../../src/tensor/index.js';
+import { engineMemory, onesLike, scope, tensor, tensorStats, zeros, type Tensor } from '../../src/tensor/index.js';
 
 const P0 = [1.5, -2, 0.25];
 const GRADS = [[0.5, 1, -0.3], [-1, 0.25, 0.7], [0.2, -0.6, 0.05], [0, 0.9, -1.2]];
@@ -213,6 +213,28 @@ describe('optimizer mechanics', () => {
       assert.equal(after.live, before.live, `${optimizer.constructor.name}: no tensor outlives the step`);
       optimizer.dispose();
     }
+    params.forEach((p) => p.dispose());
+  });
+
+  it('allocates no parameter-sized temporaries per step (native allocator: in-use bytes flat, peak unchanged)', (t) => {
+    if (!engineMemory().caching) {
+      t.skip('the caching CPU allocator is off (BASTION_CPU_CACHE_MB=0), so native bytes are not counted');
+      return;
+    }
+    // Large parameters, everything allocated in growing order, so the peak equals what is in use now.
+    const params = [zeros([512, 1024]), zeros([1024]), zeros([256, 64, 3, 3])].map((p) => p.keep().requiresGrad_());
+    const optimizers = [new Adam(params, { amsgrad: true, weightDecay: 0.1 }), new AdamW(params), new SGD(params, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.1 })];
+    scope(() => params.forEach((p) => p.setGrad(onesLike(p))));
+    const before = engineMemory();
+    assert.equal(before.peakInUse, before.inUse, 'precondition: nothing larger was ever allocated in this process');
+    for (const optimizer of optimizers) {
+      optimizer.step();
+      const after = engineMemory();
+      assert.equal(after.inUse, before.inUse, `${optimizer.constructor.name}: bytes in use after the step`);
+      // ATen wraps scalar operands in tiny 0-d tensors; anything parameter-sized (>= 4 KiB here) would show.
+      assert.ok(after.peakInUse! - before.peakInUse! < 1024, `${optimizer.constructor.name}: the step raised the peak by ${after.peakInUse! - before.peakInUse!} bytes`);
+    }
+    optimizers.forEach((o) => o.dispose());
     params.forEach((p) => p.dispose());
   });
 });
