@@ -67,6 +67,7 @@ export type FitEvent =
 
 /** Options of {@link fit}. */
 export interface FitOptions {
+  /** The module to train; fit puts it in training mode for each epoch and in evaluation mode for validation. */
   model: Module;
   optimizer: Optimizer;
   scheduler?: LRScheduler;
