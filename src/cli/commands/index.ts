@@ -2,5 +2,7 @@
 import type { Command } from '../command.js';
 import { infoCommand } from './info.js';
 import { dataCommand } from './data.js';
+import { modelsCommand } from './models.js';
+import { trainCommand } from './train.js';
 
-export const commands: readonly Command[] = [infoCommand, dataCommand];
+export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand];

@@ -1,0 +1,17 @@
+/** The model zoo: the papers' classifiers and purifiers, and the registry that names them. */
+export { Classifier, type ClassifierShape, type Normalization, type Tap } from './classifier.js';
+export { Purifier, type PurifierShape, type LatentNoiseConfig } from './purifier.js';
+export { SimpleCNN, type SimpleCNNConfig } from './simple-cnn.js';
+export { KfoldCNN } from './kfold-cnn.js';
+export { LeNet, type LeNetConfig } from './lenet.js';
+export { VGG16, type VGG16Config } from './vgg16.js';
+export { ResNet18, BasicBlock, type ResNet18Config } from './resnet18.js';
+export { ResNet9, ConvBNReLU, type ResNet9Config } from './resnet9.js';
+export { CAE, ConvGELU, UpGELU, type CAEConfig, type SkipMode } from './cae.js';
+export { CSAAE, type CSAAEConfig } from './csaae.js';
+export { DAE, type DAEConfig } from './dae.js';
+export {
+  architectures, architecture, architectureOf, modelConfig, createModel, createClassifier, createPurifier, configOf,
+  saveModel, loadModel, loadClassifier, loadPurifier, type Architecture, type DataShape, type ModelKind, type LoadedModel,
+  type SaveModelInfo,
+} from './registry.js';

@@ -1,0 +1,202 @@
+/**
+ * The model zoo: every architecture by name, its presets, and saving/loading whole models.
+ * A checkpoint's model.json names the architecture and its config; `loadModel(dir)` rebuilds the
+ * model from them and loads the weights, checking every tensor.
+ */
+import { BastionError } from '../util/errors.js';
+import { loadCheckpointInto, readCheckpointMeta, saveCheckpoint, type CheckpointMeta } from '../io/checkpoint.js';
+import type { Module } from '../nn/index.js';
+import { Classifier, type ClassifierShape, type Normalization } from './classifier.js';
+import { Purifier, type PurifierShape } from './purifier.js';
+import { SimpleCNN } from './simple-cnn.js';
+import { KfoldCNN } from './kfold-cnn.js';
+import { LeNet } from './lenet.js';
+import { VGG16 } from './vgg16.js';
+import { ResNet18 } from './resnet18.js';
+import { ResNet9 } from './resnet9.js';
+import { CAE } from './cae.js';
+import { CSAAE } from './csaae.js';
+import { DAE } from './dae.js';
+
+/** Whether a model classifies images or purifies them. */
+export type ModelKind = 'classifier' | 'purifier';
+
+/** The image and label shape a model is built for. */
+export interface DataShape {
+  channels: number;
+  height: number;
+  width: number;
+  /** Needed by classifiers. */
+  numClasses?: number;
+}
+
+/** One architecture of the zoo. */
+export interface Architecture {
+  name: string;
+  kind: ModelKind;
+  /** One line for `bastion models`. */
+  summary: string;
+  /** Where it comes from. */
+  paper: string;
+  /** Hyper-parameters merged over the data shape (e.g. a preset's kernel size). */
+  preset: Record<string, unknown>;
+  /** The architecture a preset builds (its own name for base architectures). */
+  base: string;
+  build(config: Record<string, unknown>): Classifier | Purifier;
+}
+
+type Builder = (config: Record<string, unknown>) => Classifier | Purifier;
+
+function classifierBuilder(make: (c: ClassifierShape & Record<string, unknown>) => Classifier): Builder {
+  return (config) => make(config as ClassifierShape & Record<string, unknown>);
+}
+function purifierBuilder(make: (c: PurifierShape & Record<string, unknown>) => Purifier): Builder {
+  return (config) => make(config as PurifierShape & Record<string, unknown>);
+}
+
+const BASES: Record<string, { kind: ModelKind; summary: string; paper: string; build: Builder; type: abstract new (...args: never[]) => Module }> = {
+  'simple-cnn': { kind: 'classifier', summary: 'conv32 3x3, pool, conv64 3x3, pool, dense 128, dense 10', paper: '000 (CSAAE) sec. VI.B', build: classifierBuilder((c) => new SimpleCNN(c)), type: SimpleCNN },
+  'kfold-cnn': { kind: 'classifier', summary: 'conv32 3x3, pool, conv64 3x3, pool, dense 10 (the K-fold ensemble member)', paper: '001 (DAE + K-fold) sec. 3.2', build: classifierBuilder((c) => new KfoldCNN(c)), type: KfoldCNN },
+  lenet: { kind: 'classifier', summary: 'conv32 5x5, pool, conv64 5x5, pool, dense 1024, dropout 0.5, dense 10 (Madry et al.)', paper: '004 (AAD) sec. 5.1', build: classifierBuilder((c) => new LeNet(c)), type: LeNet },
+  vgg16: { kind: 'classifier', summary: '13 conv 3x3 + 3 dense; small inputs padded to 32, compact head', paper: '000 / 002', build: classifierBuilder((c) => new VGG16(c)), type: VGG16 },
+  resnet18: { kind: 'classifier', summary: 'ResNet-18, CIFAR stem for small inputs', paper: '000 (Table 5)', build: classifierBuilder((c) => new ResNet18(c)), type: ResNet18 },
+  resnet9: { kind: 'classifier', summary: 'ResNet-9 (DAWNBench) for CIFAR-10', paper: '004 (AAD) CIFAR-10', build: classifierBuilder((c) => new ResNet9(c)), type: ResNet9 },
+  cae: { kind: 'purifier', summary: 'U-shaped conv auto-encoder, GELU, latent Gaussian noise', paper: '002 (Mandal); baseline of 000', build: purifierBuilder((c) => new CAE(c)), type: CAE },
+  csaae: { kind: 'purifier', summary: 'U-shaped conv self-attention auto-encoder, GELU, 288-d noisy latent', paper: '000 (CSAAE) sec. VI.C', build: purifierBuilder((c) => new CSAAE(c)), type: CSAAE },
+  dae: { kind: 'purifier', summary: 'denoising auto-encoder conv16/8 s2, convT 8/16 s2, conv1 sigmoid', paper: '001 (DAE + K-fold) sec. 3.4', build: purifierBuilder((c) => new DAE(c)), type: DAE },
+};
+
+const PRESETS: Record<string, { base: string; summary: string; preset: Record<string, unknown> }> = {
+  'simple-cnn-fig1': { base: 'simple-cnn', summary: 'Fig. 1 variant: conv32 5x5, pool, conv64 5x5, pool, dense 1000, dense 10', preset: { kernel: 5, hidden: 1000 } },
+  'vgg16-bn': { base: 'vgg16', summary: 'VGG-16 with BatchNorm after each convolution', preset: { batchNorm: true } },
+};
+
+/** Every architecture and preset, in listing order. */
+export const architectures: readonly Architecture[] = [
+  ...Object.entries(BASES).map(([name, b]) => ({ name, kind: b.kind, summary: b.summary, paper: b.paper, preset: {}, base: name, build: b.build })),
+  ...Object.entries(PRESETS).map(([name, p]) => {
+    const b = BASES[p.base]!;
+    return { name, kind: b.kind, summary: p.summary, paper: b.paper, preset: p.preset, base: p.base, build: b.build };
+  }),
+];
+
+/** Looks up an architecture or preset by name; the error lists the valid names. */
+export function architecture(name: string): Architecture {
+  const found = architectures.find((a) => a.name === name);
+  if (!found) {
+    throw new BastionError(`unknown model '${name}'`, { hint: `choose one of ${architectures.map((a) => a.name).join(', ')} (see \`bastion models\`)`, exitCode: 2 });
+  }
+  return found;
+}
+
+/** The registry name of a model instance's architecture. */
+export function architectureOf(model: Module): string {
+  for (const [name, b] of Object.entries(BASES)) if (model instanceof b.type) return name;
+  throw new BastionError(`${model.constructor.name} is not an architecture of the model zoo`);
+}
+
+/** The full config for `name` on data of `shape` (preset, then shape, then overrides). */
+export function modelConfig(name: string, shape: DataShape, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const arch = architecture(name);
+  if (arch.kind === 'classifier' && shape.numClasses === undefined) throw new BastionError(`${name} is a classifier: the data shape needs numClasses`);
+  const base = arch.kind === 'classifier'
+    ? { channels: shape.channels, height: shape.height, width: shape.width, numClasses: shape.numClasses }
+    : { channels: shape.channels, height: shape.height, width: shape.width };
+  return { ...arch.preset, ...base, ...overrides };
+}
+
+/** Builds a freshly initialised model. */
+export function createModel(name: string, config: Record<string, unknown>): Classifier | Purifier {
+  return architecture(name).build(config);
+}
+
+/** Builds a classifier (error if `name` is a purifier). */
+export function createClassifier(name: string, config: Record<string, unknown>): Classifier {
+  const model = createModel(name, config);
+  if (!(model instanceof Classifier)) throw new BastionError(`'${name}' is a purifier, not a classifier`);
+  return model;
+}
+
+/** Builds a purifier (error if `name` is a classifier). */
+export function createPurifier(name: string, config: Record<string, unknown>): Purifier {
+  const model = createModel(name, config);
+  if (!(model instanceof Purifier)) throw new BastionError(`'${name}' is a classifier, not a purifier`);
+  return model;
+}
+
+/** The config a model was built from (each zoo model keeps it as `config`). */
+export function configOf(model: Classifier | Purifier): Record<string, unknown> {
+  return { ...(model as unknown as { config: Record<string, unknown> }).config };
+}
+
+/** What is saved with a model besides its weights. */
+export interface SaveModelInfo {
+  classNames?: string[];
+  history?: Record<string, unknown>[];
+  seed?: number;
+  command?: string;
+}
+
+/** Saves a zoo model as a checkpoint directory (atomically replacing any previous one). */
+export async function saveModel(dir: string, model: Classifier | Purifier, info: SaveModelInfo = {}): Promise<CheckpointMeta> {
+  const normalization: Normalization | null = model instanceof Classifier ? model.normalization : null;
+  return saveCheckpoint(dir, model, {
+    architecture: architectureOf(model),
+    config: configOf(model),
+    ...(normalization ? { normalization: { mean: [...normalization.mean], std: [...normalization.std] } } : {}),
+    inputShape: [model.channels, model.height, model.width],
+    ...(info.classNames ? { classNames: info.classNames } : {}),
+    ...(info.history ? { history: info.history } : {}),
+    ...(info.seed === undefined ? {} : { seed: info.seed }),
+    ...(info.command === undefined ? {} : { command: info.command }),
+  });
+}
+
+/** A model loaded from a checkpoint, with its description. */
+export type LoadedModel =
+  | { kind: 'classifier'; model: Classifier; meta: CheckpointMeta; dir: string }
+  | { kind: 'purifier'; model: Purifier; meta: CheckpointMeta; dir: string };
+
+/** Rebuilds a model from a checkpoint directory and loads its weights (in evaluation mode). */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const meta = await readCheckpointMeta(dir);
+  const base = BASES[meta.architecture];
+  if (!base) {
+    throw new BastionError(`${dir}: model.json names architecture '${meta.architecture}', which this Bastion does not know`, {
+      hint: `known architectures: ${Object.keys(BASES).join(', ')}`,
+    });
+  }
+  const config = { ...meta.config };
+  if (meta.normalization && config['normalization'] === undefined) config['normalization'] = meta.normalization;
+  const model = base.build(config);
+  try {
+    await loadCheckpointInto(dir, model, { strict: true, expectArchitecture: meta.architecture });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  model.eval();
+  return model instanceof Classifier
+    ? { kind: 'classifier', model, meta, dir }
+    : { kind: 'purifier', model: model as Purifier, meta, dir };
+}
+
+/** Loads a classifier checkpoint (error if it holds a purifier). */
+export async function loadClassifier(dir: string): Promise<{ model: Classifier; meta: CheckpointMeta; dir: string }> {
+  const loaded = await loadModel(dir);
+  if (loaded.kind !== 'classifier') {
+    loaded.model.dispose();
+    throw new BastionError(`${dir} holds a purifier (${loaded.meta.architecture}); a classifier is needed here`);
+  }
+  return loaded;
+}
+
+/** Loads a purifier checkpoint (error if it holds a classifier). */
+export async function loadPurifier(dir: string): Promise<{ model: Purifier; meta: CheckpointMeta; dir: string }> {
+  const loaded = await loadModel(dir);
+  if (loaded.kind !== 'purifier') {
+    loaded.model.dispose();
+    throw new BastionError(`${dir} holds a classifier (${loaded.meta.architecture}); a purifier is needed here`);
+  }
+  return loaded;
+}
