@@ -9,6 +9,7 @@ import { fromHandle, type Tensor } from '../tensor/tensor.js';
 export type Pair = number | readonly [number, number];
 
 /** Normalises an int-or-pair argument to [height, width], checking it; errors name `op` and `name`. */
+/** Expands an int or (height, width) pair to a checked pair of non-negative integers. */
 export function pair(value: Pair, name: string, op: string): [number, number] {
   const p: readonly number[] = typeof value === 'number' ? [value, value] : value;
   if (p.length !== 2 || !p.every((v) => Number.isInteger(v) && v >= 0)) {
@@ -152,6 +153,7 @@ export function dropout(input: Tensor, p: number, training: boolean): Tensor {
   return fromHandle(native.dropout(input.handle, p, training));
 }
 
+/** Rectified linear unit max(x, 0). */
 export function relu(input: Tensor): Tensor {
   return fromHandle(native.relu(input.handle));
 }
@@ -159,24 +161,31 @@ export function relu(input: Tensor): Tensor {
 export function gelu(input: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   return fromHandle(native.gelu(input.handle, approximate));
 }
+/** Logistic sigmoid 1 / (1 + e^-x). */
 export function sigmoid(input: Tensor): Tensor {
   return fromHandle(native.sigmoid(input.handle));
 }
+/** Hyperbolic tangent. */
 export function tanh(input: Tensor): Tensor {
   return fromHandle(native.tanh(input.handle));
 }
+/** max(x, 0) + negativeSlope * min(x, 0). */
 export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor {
   return fromHandle(native.leakyRelu(input.handle, negativeSlope));
 }
+/** log(sigmoid(x)), computed stably. */
 export function logSigmoid(input: Tensor): Tensor {
   return fromHandle(native.logSigmoid(input.handle));
 }
+/** log(1 + e^(beta x)) / beta, linear above `threshold` for stability. */
 export function softplus(input: Tensor, beta = 1, threshold = 20): Tensor {
   return fromHandle(native.softplus(input.handle, beta, threshold));
 }
+/** exp(x) / sum(exp(x)) along `dim`. */
 export function softmax(input: Tensor, dim: number): Tensor {
   return fromHandle(native.softmax(input.handle, dim));
 }
+/** log(softmax(x)) along `dim`, computed stably. */
 export function logSoftmax(input: Tensor, dim: number): Tensor {
   return fromHandle(native.logSoftmax(input.handle, dim));
 }

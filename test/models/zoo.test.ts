@@ -1,0 +1,156 @@
+/** The model zoo: every architecture builds, trains a step, saves and reloads to identical outputs. */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { grad, manualSeed, noGrad, rand, randint, scope, tensorStats, type Tensor } from '../../src/tensor/index.js';
+import * as F from '../../src/nn/functional.js';
+import {
+  architectures, Classifier, createClassifier, createModel, createPurifier, loadModel, modelConfig, Purifier, saveModel, SimpleCNN, type DataShape,
+} from '../../src/models/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bastion-zoo-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Small but architecture-faithful shapes, so the whole zoo runs in seconds. */
+function testShape(name: string): { shape: DataShape; overrides: Record<string, unknown> } {
+  const base = architectures.find((a) => a.name === name)!.base;
+  if (base === 'vgg16') return { shape: { channels: 3, height: 32, width: 32, numClasses: 3 }, overrides: { widthFactor: 0.125, hidden: 32 } };
+  if (base === 'resnet18' || base === 'resnet9') return { shape: { channels: 3, height: 32, width: 32, numClasses: 3 }, overrides: { widthFactor: 0.125 } };
+  return { shape: { channels: 1, height: 28, width: 28, numClasses: 10 }, overrides: {} };
+}
+
+describe('every architecture of the zoo', () => {
+  for (const arch of architectures) {
+    it(`${arch.name}: builds, runs forward/backward, saves and reloads to identical outputs`, async () => {
+      manualSeed(11);
+      const { shape, overrides } = testShape(arch.name);
+      const model = createModel(arch.name, modelConfig(arch.name, shape, overrides));
+      const before = tensorStats().live;
+      const x = rand([2, shape.channels, shape.height, shape.width]).keep();
+      try {
+        scope(() => {
+          model.train();
+          const out = model.forward(x);
+          if (model instanceof Classifier) {
+            assert.deepEqual([...out.shape], [2, shape.numClasses]);
+            F.crossEntropy(out, randint(0, shape.numClasses as number, [2])).backward();
+          } else {
+            assert.deepEqual([...out.shape], [...x.shape]);
+            const values = out.toNumbers();
+            assert.ok(values.every((v) => v >= 0 && v <= 1), 'purifier output in [0,1]');
+            F.mseLoss(out, x).backward();
+          }
+          for (const [name, p] of model.namedParameters()) {
+            const g = p.grad;
+            assert.ok(g !== null, `${name} has no gradient`);
+            assert.ok(g.isfinite().all(), `${name} has a non-finite gradient`);
+          }
+          const withGrad = model.namedParameters().filter(([, p]) => (p.grad as Tensor).abs().sum().item() > 0).length;
+          assert.ok(withGrad >= model.parameters().length - 2, `only ${withGrad} of ${model.parameters().length} parameters got a non-zero gradient`);
+          model.zeroGrad();
+        });
+        assert.equal(tensorStats().live, before + 1, 'forward/backward left tensors behind');
+        model.eval();
+        const expected = noGrad(() => model.forward(x)).keep();
+        const where = join(dir, arch.name);
+        await saveModel(where, model, { classNames: shape.numClasses ? Array.from({ length: shape.numClasses }, (_, i) => `c${i}`) : [] });
+        const loaded = await loadModel(where);
+        assert.equal(loaded.kind, arch.kind);
+        assert.equal(loaded.meta.architecture, arch.base);
+        const again = noGrad(() => loaded.model.forward(x));
+        assert.ok(again.equal(expected), `${arch.name}: reloaded model gives different outputs`);
+        again.dispose();
+        expected.dispose();
+        loaded.model.dispose();
+      } finally {
+        x.dispose();
+        model.dispose();
+      }
+    });
+  }
+});
+
+describe('model details', () => {
+  it('has the parameter counts the papers state or imply', () => {
+    const mnist = { channels: 1, height: 28, width: 28, numClasses: 10 };
+    const count = (name: string, shape: DataShape = mnist): number => {
+      const m = createModel(name, modelConfig(name, shape));
+      const n = m.numParameters();
+      m.dispose();
+      return n;
+    };
+    assert.equal(count('simple-cnn-fig1'), 1_087_106, 'paper 000 Fig. 1 total');
+    assert.equal(count('simple-cnn'), 225_034);
+    assert.equal(count('kfold-cnn'), 34_826);
+    assert.equal(count('lenet'), 3_274_634);
+    assert.equal(count('dae'), 3_217);
+    assert.equal(count('resnet9', { channels: 3, height: 32, width: 32, numClasses: 10 }), 6_573_130);
+    const csaae = createPurifier('csaae', modelConfig('csaae', mnist));
+    assert.equal((csaae as unknown as { latentSize: number }).latentSize, 288, 'paper 000: latent flattened to 1x288');
+    csaae.dispose();
+  });
+
+  it('computes relu(maxpool(conv)) exactly like the textbook maxpool(relu(conv)) order', () => {
+    scope(() => {
+      manualSeed(5);
+      const model = new SimpleCNN({ channels: 1, height: 28, width: 28, numClasses: 10 }).eval();
+      const x = rand([4, 1, 28, 28]);
+      const ours = noGrad(() => model.forward(x));
+      const textbook = noGrad(() => {
+        let h = F.maxPool2d(F.relu(F.conv2d(x, model.conv1.weight, model.conv1.bias)), 2);
+        h = F.maxPool2d(F.relu(F.conv2d(h, model.conv2.weight, model.conv2.bias)), 2);
+        return F.linear(F.relu(F.linear(h.flatten(1), model.fc1.weight, model.fc1.bias)), model.fc2.weight, model.fc2.bias);
+      });
+      assert.ok(ours.allclose(textbook, 1e-5, 1e-5));
+      model.dispose();
+    });
+  });
+
+  it('owns its input normalisation: normalised model on pixels = plain model on normalised pixels', () => {
+    scope(() => {
+      manualSeed(6);
+      const shape = { channels: 1, height: 28, width: 28, numClasses: 10 };
+      const plain = createClassifier('simple-cnn', modelConfig('simple-cnn', shape)).eval();
+      const normed = createClassifier('simple-cnn', modelConfig('simple-cnn', shape, { normalization: { mean: [0.2], std: [0.4] } })).eval();
+      normed.loadStateDict(plain.stateDict());
+      const x = rand([3, 1, 28, 28]);
+      const a = noGrad(() => normed.forward(x));
+      const b = noGrad(() => plain.forward(x.sub(0.2).div(0.4)));
+      assert.ok(a.allclose(b, 1e-5, 1e-5));
+      assert.ok(!normed.stateDict().has('input_mean'), 'normalisation is not part of the torch-compatible state dict');
+      plain.dispose();
+      normed.dispose();
+    });
+  });
+
+  it('exposes tap-point activations inside the autograd graph (for Grad-CAM)', () => {
+    scope(() => {
+      const model = createClassifier('lenet', modelConfig('lenet', { channels: 1, height: 28, width: 28, numClasses: 10 })).eval();
+      const { logits, activation } = model.forwardWithActivation(rand([2, 1, 28, 28]));
+      assert.deepEqual([...activation.shape], [2, 64, 7, 7]);
+      const [g] = grad(logits.select(1, 3).sum(), activation);
+      assert.deepEqual([...(g as Tensor).shape], [2, 64, 7, 7]);
+      assert.throws(() => model.forwardWithActivation(rand([1, 1, 28, 28]), 'nope'), /no tap point 'nope'; choose one of block1, block2, hidden/);
+      assert.throws(() => model.forward(rand([1, 3, 28, 28])), /expected images \[N,1,28,28\] in \[0,1\], got \[1,3,28,28\]/);
+      model.dispose();
+    });
+  });
+
+  it('adds latent noise in training only, unless the purifier is stochastic', () => {
+    scope(() => {
+      manualSeed(8);
+      const cae = createPurifier('cae', modelConfig('cae', { channels: 1, height: 28, width: 28 }, { latentNoise: 0.5 })) as Purifier;
+      const x = rand([2, 1, 28, 28]);
+      const differ = (): boolean => noGrad(() => !cae.forward(x).equal(cae.forward(x)));
+      cae.train();
+      assert.ok(differ(), 'training mode adds noise');
+      cae.eval();
+      assert.ok(!differ(), 'evaluation mode is deterministic');
+      cae.stochastic = true;
+      assert.ok(differ(), 'a stochastic purifier adds noise at inference (for EOT)');
+      cae.dispose();
+    });
+  });
+});
