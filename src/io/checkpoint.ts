@@ -3,7 +3,8 @@
  *
  *   model.safetensors     the state dict under PyTorch's names (loadable by torch.nn)
  *   model.json            { format: 'bastion-checkpoint', version: 1, architecture, config,
- *                           normalization?, classNames?, inputShape?, history?, provenance }
+ *                           normalization?, classNames?, inputShape?, history?, training?,
+ *                           provenance }
  *   train-state.safetensors + train-state.json   (optional) optimizer, schedule and RNG state
  *                           for resuming training; written by src/train, whose schema it is
  *
@@ -60,6 +61,8 @@ export interface CheckpointMeta {
   inputShape?: number[];
   /** Per-epoch training metrics. */
   history?: Record<string, unknown>[];
+  /** How the model was trained and how it scored: data, recipe, mode, test metrics, sources. */
+  training?: Record<string, unknown>;
   provenance: Provenance;
 }
 
@@ -71,6 +74,7 @@ export interface CheckpointDescription {
   classNames?: string[];
   inputShape?: number[];
   history?: Record<string, unknown>[];
+  training?: Record<string, unknown>;
   /** Added to the collected provenance. */
   seed?: number;
   command?: string;
@@ -112,6 +116,7 @@ export function validateCheckpointMeta(value: unknown, file: string): Checkpoint
   if (inputShape !== undefined && (!Array.isArray(inputShape) || !inputShape.every((s) => Number.isInteger(s) && s > 0))) throw new DataError(file, 'inputShape must be an array of positive integers');
   const history = value['history'];
   if (history !== undefined && (!Array.isArray(history) || !history.every(isPlainObject))) throw new DataError(file, 'history must be an array of objects (one per epoch)');
+  if (value['training'] !== undefined && !isPlainObject(value['training'])) throw new DataError(file, 'training must be an object (how the model was trained)');
   const provenance = value['provenance'];
   if (!isPlainObject(provenance) || typeof provenance['createdAt'] !== 'string') throw new DataError(file, 'provenance must be an object with createdAt');
   return value as unknown as CheckpointMeta;

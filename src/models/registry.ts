@@ -133,6 +133,8 @@ export function configOf(model: Classifier | Purifier): Record<string, unknown> 
 export interface SaveModelInfo {
   classNames?: string[];
   history?: Record<string, unknown>[];
+  /** How it was trained and how it scored (data, recipe, mode, test metrics). */
+  training?: Record<string, unknown>;
   seed?: number;
   command?: string;
 }
@@ -147,6 +149,7 @@ export async function saveModel(dir: string, model: Classifier | Purifier, info:
     inputShape: [model.channels, model.height, model.width],
     ...(info.classNames ? { classNames: info.classNames } : {}),
     ...(info.history ? { history: info.history } : {}),
+    ...(info.training ? { training: info.training } : {}),
     ...(info.seed === undefined ? {} : { seed: info.seed }),
     ...(info.command === undefined ? {} : { command: info.command }),
   });

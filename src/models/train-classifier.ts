@@ -8,12 +8,14 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { noGrad, scope, tensor } from '../tensor/index.js';
 import { crossEntropy } from '../nn/functional.js';
+import type { Module } from '../nn/index.js';
 import { Adam, OneCycleLR, SGD, CosineAnnealingLR, type LRScheduler, type Optimizer } from '../optim/index.js';
 import { fit, type EpochMetrics, type FitEvent, type LossFunction } from '../train/index.js';
 import {
   DataLoader, firstN, horizontalFlip, loadDataset, locateDataset, randomCrop, trainValSplit, type BatchTransform, type Dataset, type LoadDatasetOptions,
 } from '../data/index.js';
 import { BastionError } from '../util/errors.js';
+import { loadCheckpointInto } from '../io/checkpoint.js';
 import { Classifier, type Normalization } from './classifier.js';
 import { architecture, createClassifier, modelConfig, saveModel } from './registry.js';
 
@@ -42,7 +44,8 @@ const DIGITS = new Set(['mnist', 'kmnist']);
 /**
  * The recipe for `architecture` on data set `data` (a name or a path). Defaults: Adam, one-cycle
  * schedule, batch 128, 5,000 validation images, crop padding 2; flips for non-digit data;
- * Fashion-MNIST gets more epochs and dropout 0.25 (it overfits a 225k-parameter CNN quickly).
+ * Fashion-MNIST gets more epochs and dropout 0.25 (it overfits a 225k-parameter CNN quickly);
+ * paper 001's CNN trains 20 epochs as the paper says.
  */
 export function defaultRecipe(architectureName: string, data: string): ClassifierRecipe {
   const base = architecture(architectureName).base;
@@ -53,6 +56,7 @@ export function defaultRecipe(architectureName: string, data: string): Classifie
     cropPadding: 2, flip: !digits, labelSmoothing: 0, valCount: 5000, model: {},
   };
   if ((base === 'simple-cnn' || base === 'lenet') && !digits) recipe.model = { dropout: 0.25 };
+  if (base === 'kfold-cnn') recipe.epochs = 20; // paper 001: Adam, batch 128, 20 epochs
   if (base === 'vgg16' || base === 'resnet18' || base === 'resnet9') {
     Object.assign(recipe, { optimizer: 'sgd', lr: 0.05, weightDecay: 5e-4, epochs: digits ? 10 : 30, cropPadding: name.includes('cifar') ? 4 : 2 });
   }
@@ -118,8 +122,8 @@ function round6(v: number): number {
   return Math.round(v * 1e6) / 1e6;
 }
 
-/** Accuracy of a classifier on a data set (evaluation mode, no gradients). */
-export async function evaluateAccuracy(model: Classifier, dataset: Dataset, batchSize = 500): Promise<number> {
+/** Accuracy of a model (x -> logits) on a data set, in evaluation mode without gradients. */
+export async function evaluateAccuracy(model: Module, dataset: Dataset, batchSize = 500): Promise<number> {
   const wasTraining = model.training;
   model.eval();
   let correct = 0;
@@ -148,64 +152,92 @@ function makeScheduler(optimizer: Optimizer, recipe: ClassifierRecipe, stepsPerE
 
 /** Trains a zoo classifier end to end and saves it to `options.out` (see the module comment). */
 export async function trainClassifier(options: TrainClassifierOptions): Promise<TrainClassifierResult> {
-  const started = performance.now();
   const recipe = { ...defaultRecipe(options.architecture, options.data), ...options.recipe };
   const seed = options.seed ?? 0;
   const dataOptions = options.dataOptions ?? {};
-  let fullTrain = await loadDataset(options.data, { ...dataOptions, split: 'train' });
+  const base = await loadDataset(options.data, { ...dataOptions, split: 'train' });
   const test = await loadEvaluationSplit(options.data, dataOptions);
-  const owned: Dataset[] = [fullTrain, ...(test ? [test.dataset] : [])];
   try {
-    if (options.limit !== undefined && options.limit < fullTrain.length) fullTrain = firstN(fullTrain, options.limit);
+    const fullTrain = options.limit !== undefined && options.limit < base.length ? firstN(base, options.limit) : base;
     const valCount = Math.min(recipe.valCount, Math.floor(fullTrain.length / 5));
     const split = valCount > 0 ? trainValSplit(fullTrain, { valCount, seed }) : null;
-    const trainSet = split ? split.train : fullTrain;
-    const [channels, height, width] = fullTrain.imageShape;
-    const normalization = pixelStatistics(trainSet);
-    const config = modelConfig(options.architecture, { channels, height, width, numClasses: fullTrain.classNames.length }, { ...recipe.model, normalization });
-    const model = createClassifier(options.architecture, config);
-    try {
-      const transforms: BatchTransform[] = [];
-      if (recipe.cropPadding > 0) transforms.push(randomCrop([height, width], { padding: recipe.cropPadding }));
-      if (recipe.flip) transforms.push(horizontalFlip(0.5));
-      const trainLoader = new DataLoader(trainSet, { batchSize: recipe.batchSize, shuffle: true, seed, dropLast: true, transforms });
-      const valLoader = split ? new DataLoader(split.val, { batchSize: 500 }) : undefined;
-      const optimizer = makeOptimizer(model, recipe);
-      const scheduler = makeScheduler(optimizer, recipe, trainLoader.batchCount);
-      const work = `${options.out}.work`;
-      const result = await fit({
-        model, optimizer, ...(scheduler ? { scheduler } : {}), train: trainLoader,
-        ...(valLoader ? { validation: valLoader, saveBest: { metric: 'val_accuracy', mode: 'max' as const } } : {}),
-        ...(recipe.labelSmoothing > 0 ? { loss: labelSmoothedLoss(recipe.labelSmoothing) } : {}),
-        epochs: recipe.epochs, checkpointDir: work, resume: options.resume ?? false, seed,
-        modelInfo: { architecture: architecture(options.architecture).base, config, normalization: { mean: [...normalization.mean], std: [...normalization.std] }, classNames: [...fullTrain.classNames], inputShape: [channels, height, width] },
-        label: `${options.architecture} on ${options.data}`,
-        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-        progress: options.progress ?? true,
-      });
-      if (split && existsSync(`${work}/best`)) {
-        const { loadCheckpointInto } = await import('../io/checkpoint.js');
-        await loadCheckpointInto(`${work}/best`, model);
-      }
-      const testAccuracy = test ? await evaluateAccuracy(model, test.dataset) : null;
-      await saveModel(options.out, model, {
-        classNames: [...fullTrain.classNames],
-        history: [...result.history, { final: true, testAccuracy, testSplit: test?.split ?? null, bestEpoch: result.best?.epoch ?? null }],
-        seed,
-        ...(options.command ? { command: options.command } : {}),
-      });
-      if (!(options.keepWork ?? false)) await rm(work, { recursive: true, force: true });
-      return {
-        out: options.out, architecture: options.architecture, data: options.data, testAccuracy, testSplit: test?.split ?? null,
-        bestValAccuracy: result.best?.value ?? null, bestEpoch: result.best?.epoch ?? null, epochs: result.history.length,
-        parameters: model.numParameters(), trainSamples: trainSet.length, wallSeconds: (performance.now() - started) / 1000,
-        history: result.history, recipe,
-      };
-    } finally {
-      model.dispose();
-    }
+    return await fitClassifierOn(
+      { train: split ? split.train : fullTrain, val: split?.val ?? null, test: test?.dataset ?? null, testSplit: test?.split ?? null },
+      { ...options, recipe, seed },
+    );
   } finally {
-    for (const d of owned) d.dispose();
+    base.dispose();
+    test?.dataset.dispose();
+  }
+}
+
+/** The data sets {@link fitClassifierOn} trains, validates and tests on. */
+export interface ClassifierDataSets {
+  train: Dataset;
+  /** Chooses the best epoch; null: keep the last epoch. */
+  val: Dataset | null;
+  /** Reported accuracy; null: none. */
+  test: Dataset | null;
+  /** Which split `test` is (for the record). */
+  testSplit: string | null;
+}
+
+/**
+ * Trains a zoo classifier on given data sets with a complete recipe and saves it to `out`: the
+ * core of {@link trainClassifier}, also used per fold by the K-fold ensemble of paper 001.
+ */
+export async function fitClassifierOn(
+  sets: ClassifierDataSets,
+  options: Omit<TrainClassifierOptions, 'recipe' | 'seed' | 'limit' | 'dataOptions'> & { recipe: ClassifierRecipe; seed: number },
+): Promise<TrainClassifierResult> {
+  const started = performance.now();
+  const { recipe, seed } = options;
+  const [channels, height, width] = sets.train.imageShape;
+  const classNames = [...sets.train.classNames];
+  const normalization = pixelStatistics(sets.train);
+  const config = modelConfig(options.architecture, { channels, height, width, numClasses: classNames.length }, { ...recipe.model, normalization });
+  const model = createClassifier(options.architecture, config);
+  try {
+    const transforms: BatchTransform[] = [];
+    if (recipe.cropPadding > 0) transforms.push(randomCrop([height, width], { padding: recipe.cropPadding }));
+    if (recipe.flip) transforms.push(horizontalFlip(0.5));
+    const trainLoader = new DataLoader(sets.train, { batchSize: recipe.batchSize, shuffle: true, seed, dropLast: true, transforms });
+    const valLoader = sets.val ? new DataLoader(sets.val, { batchSize: 500 }) : undefined;
+    const optimizer = makeOptimizer(model, recipe);
+    const scheduler = makeScheduler(optimizer, recipe, trainLoader.batchCount);
+    const work = `${options.out}.work`;
+    const result = await fit({
+      model, optimizer, ...(scheduler ? { scheduler } : {}), train: trainLoader,
+      ...(valLoader ? { validation: valLoader, saveBest: { metric: 'val_accuracy', mode: 'max' as const } } : {}),
+      ...(recipe.labelSmoothing > 0 ? { loss: labelSmoothedLoss(recipe.labelSmoothing) } : {}),
+      epochs: recipe.epochs, checkpointDir: work, resume: options.resume ?? false, seed,
+      modelInfo: { architecture: architecture(options.architecture).base, config, normalization: { mean: [...normalization.mean], std: [...normalization.std] }, classNames, inputShape: [channels, height, width] },
+      label: `${options.architecture} on ${options.data}`,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      progress: options.progress ?? true,
+    });
+    if (valLoader && existsSync(`${work}/best`)) await loadCheckpointInto(`${work}/best`, model);
+    const testAccuracy = sets.test ? await evaluateAccuracy(model, sets.test) : null;
+    const wallSeconds = (performance.now() - started) / 1000;
+    await saveModel(options.out, model, {
+      classNames,
+      history: result.history,
+      training: {
+        data: options.data, recipe, seed, trainSamples: sets.train.length, valSamples: sets.val?.length ?? 0,
+        testAccuracy, testSplit: sets.testSplit, bestEpoch: result.best?.epoch ?? null,
+        bestValAccuracy: result.best?.value ?? null, wallSeconds,
+      },
+      seed,
+      ...(options.command ? { command: options.command } : {}),
+    });
+    if (!(options.keepWork ?? false)) await rm(work, { recursive: true, force: true });
+    return {
+      out: options.out, architecture: options.architecture, data: options.data, testAccuracy, testSplit: sets.testSplit,
+      bestValAccuracy: result.best?.value ?? null, bestEpoch: result.best?.epoch ?? null, epochs: result.history.length,
+      parameters: model.numParameters(), trainSamples: sets.train.length, wallSeconds, history: result.history, recipe,
+    };
+  } finally {
+    model.dispose();
   }
 }
 

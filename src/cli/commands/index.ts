@@ -4,5 +4,6 @@ import { infoCommand } from './info.js';
 import { dataCommand } from './data.js';
 import { modelsCommand } from './models.js';
 import { trainCommand } from './train.js';
+import { predictCommand } from './predict.js';
 
-export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand];
+export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, predictCommand];
