@@ -10,7 +10,7 @@ import { noGrad, scope, tensor } from '../tensor/index.js';
 import { crossEntropy } from '../nn/functional.js';
 import type { Module } from '../nn/index.js';
 import { Adam, OneCycleLR, SGD, CosineAnnealingLR, type LRScheduler, type Optimizer } from '../optim/index.js';
-import { fit, type EpochMetrics, type FitEvent, type LossFunction } from '../train/index.js';
+import { fit, type EpochMetrics, type FitEvent, type LossFunction, type Metric } from '../train/index.js';
 import {
   DataLoader, firstN, horizontalFlip, loadDataset, locateDataset, randomCrop, trainValSplit, type BatchTransform, type Dataset, type LoadDatasetOptions,
 } from '../data/index.js';
@@ -84,6 +84,16 @@ export interface TrainClassifierOptions {
   onEvent?: (event: FitEvent) => void;
   progress?: boolean;
   command?: string;
+  /**
+   * Training loss (default: cross-entropy of the model on the batch). Defenses pass theirs here,
+   * e.g. adversarial training (src/defenses); it should return `{ loss, output }` to keep the
+   * accuracy metric.
+   */
+  loss?: LossFunction;
+  /** Extra per-batch metrics of the loss's output (default: accuracy). */
+  metrics?: Record<string, Metric>;
+  /** Recorded in model.json `training` (e.g. { defense: 'madry', eps: 0.3, aad: {...} }). */
+  trainingInfo?: Record<string, unknown>;
 }
 
 /** What {@link trainClassifier} reports. */
@@ -209,7 +219,8 @@ export async function fitClassifierOn(
     const result = await fit({
       model, optimizer, ...(scheduler ? { scheduler } : {}), train: trainLoader,
       ...(valLoader ? { validation: valLoader, saveBest: { metric: 'val_accuracy', mode: 'max' as const } } : {}),
-      ...(recipe.labelSmoothing > 0 ? { loss: labelSmoothedLoss(recipe.labelSmoothing) } : {}),
+      ...(options.loss ? { loss: options.loss } : recipe.labelSmoothing > 0 ? { loss: labelSmoothedLoss(recipe.labelSmoothing) } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
       epochs: recipe.epochs, checkpointDir: work, resume: options.resume ?? false, seed,
       modelInfo: { architecture: architecture(options.architecture).base, config, normalization: { mean: [...normalization.mean], std: [...normalization.std] }, classNames, inputShape: [channels, height, width] },
       label: `${options.architecture} on ${options.data}`,
@@ -226,6 +237,7 @@ export async function fitClassifierOn(
         data: options.data, recipe, seed, trainSamples: sets.train.length, valSamples: sets.val?.length ?? 0,
         testAccuracy, testSplit: sets.testSplit, bestEpoch: result.best?.epoch ?? null,
         bestValAccuracy: result.best?.value ?? null, wallSeconds,
+        ...options.trainingInfo,
       },
       seed,
       ...(options.command ? { command: options.command } : {}),
