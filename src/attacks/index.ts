@@ -1,0 +1,16 @@
+/**
+ * The attack suite: one file per attack over a small common base (base.ts), the threat model and
+ * result types (types.ts), and the registry that names them (registry.ts).
+ */
+export type { Norm, ThreatModel, Model, EpsilonResult, AttackResult, Attack } from './types.js';
+export {
+  AttackBase, AttackContext, ActiveSet, BestExamples, iterate, objectiveOf, crossEntropyPerSample, cwMargin, dlrLoss, labelLogit,
+  maxOtherLogit, perSampleNorm, resolveThreat,
+  type BaseAttackOptions, type Objective, type LossKind, type LossOutput, type Box, type IterativeSpec, type ResolvedThreat,
+} from './base.js';
+export { FGSM, type FGSMOptions } from './fgsm.js';
+export { PGD, type PGDOptions } from './pgd.js';
+export { BIM, type BIMOptions } from './bim.js';
+export { StepLL, IterStepLL, leastLikelyClass } from './step-ll.js';
+export { CWPGD, type CWPGDOptions } from './cw-pgd.js';
+export { BPDA, type Preprocessor } from './bpda.js';

@@ -1,0 +1,115 @@
+/**
+ * The attacks by name, with the options each accepts, for the CLI (`bastion attack --attack NAME`)
+ * and experiment configs. `createAttack(name, options)` checks option names and types and says
+ * which options an attack takes when given one it does not.
+ */
+import { BastionError } from '../util/errors.js';
+import type { AttackBase, BaseAttackOptions } from './base.js';
+import { FGSM } from './fgsm.js';
+import { PGD, type PGDOptions } from './pgd.js';
+import { BIM, type BIMOptions } from './bim.js';
+import { IterStepLL, StepLL } from './step-ll.js';
+import { CWPGD, type CWPGDOptions } from './cw-pgd.js';
+import type { Attack, Norm } from './types.js';
+
+/** The type of an attack option's value. */
+export type OptionType = 'integer' | 'number' | 'boolean' | 'loss';
+
+/** Every option any attack accepts, with its type and meaning (shown by `bastion attack --help`). */
+export const ATTACK_OPTIONS: Record<string, { type: OptionType; description: string }> = {
+  eotSamples: { type: 'integer', description: 'EOT: forward passes averaged per gradient (randomised defenses)' },
+  earlyStop: { type: 'boolean', description: 'stop attacking a sample once it is broken (default true)' },
+  carryOver: { type: 'boolean', description: 'count samples broken at a smaller eps as broken at larger ones (default true)' },
+  seed: { type: 'integer', description: 'seed of the attack randomness' },
+  steps: { type: 'integer', description: 'iterations (queries for square, Adam steps per constant for cw)' },
+  stepSize: { type: 'number', description: 'absolute step size in pixel units' },
+  restarts: { type: 'integer', description: 'random restarts; the best example per sample is kept' },
+  randomStart: { type: 'boolean', description: 'start at a random point of the eps-ball' },
+  loss: { type: 'loss', description: 'objective: ce, cw (margin) or dlr' },
+  confidence: { type: 'number', description: 'margin kappa of the CW loss' },
+  decay: { type: 'number', description: 'momentum decay mu of MI-FGSM' },
+  momentum: { type: 'number', description: 'momentum of APGD' },
+  pInit: { type: 'number', description: 'initial fraction of pixels changed by a Square proposal' },
+  binarySearchSteps: { type: 'integer', description: 'binary-search steps over the CW constant c' },
+  initialConst: { type: 'number', description: 'initial CW constant c' },
+  learningRate: { type: 'number', description: 'Adam learning rate of CW' },
+  abortEarly: { type: 'boolean', description: 'CW: stop a constant once the loss stops decreasing' },
+};
+
+const BASE = ['eotSamples', 'earlyStop', 'carryOver', 'seed'] as const;
+const PGD_OPTIONS = [...BASE, 'steps', 'stepSize', 'restarts', 'randomStart', 'loss', 'confidence'] as const;
+
+/** One registered attack. */
+export interface AttackInfo {
+  name: string;
+  /** One line for listings. */
+  summary: string;
+  /** Where it comes from. */
+  paper: string;
+  /** Option names it accepts. */
+  options: readonly string[];
+  create(options: Record<string, unknown>): AttackBase<unknown>;
+}
+
+const ENTRIES: AttackInfo[] = [
+  {
+    name: 'fgsm', summary: 'Fast Gradient Sign Method (FGM under L2): one gradient for all epsilons',
+    paper: 'Goodfellow et al. 2015; papers 000/001/002', options: BASE, create: (o) => new FGSM(o as BaseAttackOptions),
+  },
+  {
+    name: 'bim', summary: 'Basic Iterative Method / I-FGSM (L-inf), Kurakin step schedule',
+    paper: 'Kurakin et al. 2017; paper 002', options: [...BASE, 'steps', 'stepSize'], create: (o) => new BIM(o as BIMOptions),
+  },
+  {
+    name: 'pgd', summary: 'Projected Gradient Descent, L-inf or L2, random start and restarts (default 40 steps, alpha 2.5 eps/steps)',
+    paper: 'Madry et al. 2018; paper 000 Algorithm 1', options: PGD_OPTIONS, create: (o) => new PGD(o as PGDOptions),
+  },
+  {
+    name: 'step-ll', summary: 'single step towards the least likely class', paper: 'Kurakin et al. 2017; paper 004 eq. 4',
+    options: BASE, create: (o) => new StepLL(o as BaseAttackOptions),
+  },
+  {
+    name: 'iter-step-ll', summary: 'iterative least-likely-class attack (BIM schedule)', paper: 'Kurakin et al. 2017; paper 004 Table 7',
+    options: [...BASE, 'steps', 'stepSize'], create: (o) => new IterStepLL(o as BIMOptions),
+  },
+  {
+    name: 'cw-pgd', summary: 'L-inf PGD on the Carlini-Wagner margin loss (kappa 50): paper 004 CW10..CW100',
+    paper: 'Carlini & Wagner 2017; Madry et al. 2018; paper 004 Table 6',
+    options: PGD_OPTIONS.filter((k) => k !== 'loss'), create: (o) => new CWPGD(o as CWPGDOptions),
+  },
+];
+
+/** Every registered attack, in listing order. */
+export const attacks: readonly AttackInfo[] = ENTRIES;
+
+/** Looks up an attack by name; the error lists the known names. */
+export function attackInfo(name: string): AttackInfo {
+  const found = ENTRIES.find((a) => a.name === name);
+  if (!found) throw new BastionError(`unknown attack '${name}'`, { hint: `choose one of ${ENTRIES.map((a) => a.name).join(', ')}`, exitCode: 2 });
+  return found;
+}
+
+/** The norms an attack supports. */
+export function attackNorms(name: string): readonly Norm[] {
+  return attackInfo(name).create({}).norms;
+}
+
+/**
+ * Creates attack `name` with `options` (keys of {@link ATTACK_OPTIONS}); unknown or inapplicable
+ * options and values of the wrong type are errors that name the option and what is accepted.
+ */
+export function createAttack(name: string, options: Record<string, unknown> = {}): Attack & AttackBase<unknown> {
+  const info = attackInfo(name);
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const spec = ATTACK_OPTIONS[key];
+    if (spec === undefined || !info.options.includes(key)) {
+      throw new BastionError(`option '${key}' does not apply to ${name}`, { hint: `${name} accepts: ${info.options.join(', ')}`, exitCode: 2 });
+    }
+    const ok = spec.type === 'boolean' ? typeof value === 'boolean'
+      : spec.type === 'loss' ? value === 'ce' || value === 'cw' || value === 'dlr'
+        : typeof value === 'number' && Number.isFinite(value) && (spec.type === 'number' || Number.isInteger(value));
+    if (!ok) throw new BastionError(`${name}: option '${key}' must be ${spec.type === 'loss' ? 'ce, cw or dlr' : `a${spec.type === 'integer' ? 'n integer' : ` ${spec.type}`}`}, got ${JSON.stringify(value)}`, { exitCode: 2 });
+  }
+  return info.create(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
+}
