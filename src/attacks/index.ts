@@ -14,3 +14,10 @@ export { BIM, type BIMOptions } from './bim.js';
 export { StepLL, IterStepLL, leastLikelyClass } from './step-ll.js';
 export { CWPGD, type CWPGDOptions } from './cw-pgd.js';
 export { BPDA, type Preprocessor } from './bpda.js';
+export { MIFGSM, type MIFGSMOptions } from './mifgsm.js';
+export { APGD, apgdCheckpoints, type APGDOptions } from './apgd.js';
+export { Square, squareFraction, pseudoGaussian, type SquareOptions } from './square.js';
+export { CW, type CWOptions } from './cw.js';
+export {
+  attacks, attackInfo, attackNorms, createAttack, ATTACK_OPTIONS, type AttackInfo, type OptionType,
+} from './registry.js';

@@ -10,6 +10,10 @@ import { PGD, type PGDOptions } from './pgd.js';
 import { BIM, type BIMOptions } from './bim.js';
 import { IterStepLL, StepLL } from './step-ll.js';
 import { CWPGD, type CWPGDOptions } from './cw-pgd.js';
+import { MIFGSM, type MIFGSMOptions } from './mifgsm.js';
+import { APGD, type APGDOptions } from './apgd.js';
+import { Square, type SquareOptions } from './square.js';
+import { CW, type CWOptions } from './cw.js';
 import type { Attack, Norm } from './types.js';
 
 /** The type of an attack option's value. */
@@ -76,6 +80,27 @@ const ENTRIES: AttackInfo[] = [
     name: 'cw-pgd', summary: 'L-inf PGD on the Carlini-Wagner margin loss (kappa 50): paper 004 CW10..CW100',
     paper: 'Carlini & Wagner 2017; Madry et al. 2018; paper 004 Table 6',
     options: PGD_OPTIONS.filter((k) => k !== 'loss'), create: (o) => new CWPGD(o as CWPGDOptions),
+  },
+  {
+    name: 'mifgsm', summary: 'Momentum Iterative FGSM (10 steps of eps/10, decay 1.0)', paper: 'Dong et al. 2018',
+    options: [...BASE, 'steps', 'stepSize', 'decay'], create: (o) => new MIFGSM(o as MIFGSMOptions),
+  },
+  {
+    name: 'apgd', summary: 'Auto-PGD with cross-entropy: step-size halving at checkpoints, momentum 0.75 (100 steps)',
+    paper: 'Croce & Hein 2020', options: [...BASE, 'steps', 'restarts', 'momentum'], create: (o) => new APGD(o as APGDOptions),
+  },
+  {
+    name: 'apgd-dlr', summary: 'Auto-PGD with the Difference of Logits Ratio loss', paper: 'Croce & Hein 2020',
+    options: [...BASE, 'steps', 'restarts', 'momentum'], create: (o) => new APGD({ ...(o as APGDOptions), loss: 'dlr' }, 'apgd-dlr'),
+  },
+  {
+    name: 'square', summary: 'Square Attack: score-based random search, no gradients (5000 queries, p_init 0.8)',
+    paper: 'Andriushchenko et al. 2020', options: [...BASE, 'steps', 'pInit'], create: (o) => new Square(o as SquareOptions),
+  },
+  {
+    name: 'cw', summary: 'Carlini-Wagner L2 minimum-norm attack: tanh-space Adam, binary search over c (success at eps = found with norm <= eps)',
+    paper: 'Carlini & Wagner 2017', options: ['eotSamples', 'carryOver', 'seed', 'steps', 'binarySearchSteps', 'learningRate', 'initialConst', 'confidence', 'abortEarly'],
+    create: (o) => new CW(o as CWOptions),
   },
 ];
 

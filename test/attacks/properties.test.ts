@@ -20,10 +20,15 @@ const CASES: { name: string; options: Record<string, unknown>; norms: Norm[]; ta
   { name: 'step-ll', options: {}, norms: ['linf', 'l2'], targetable: false },
   { name: 'iter-step-ll', options: { steps: 10 }, norms: ['linf'], targetable: false },
   { name: 'cw-pgd', options: { steps: 10 }, norms: ['linf', 'l2'], targetable: true },
+  { name: 'apgd', options: { steps: 20 }, norms: ['linf', 'l2'], targetable: true },
+  { name: 'apgd-dlr', options: { steps: 20 }, norms: ['linf', 'l2'], targetable: true },
+  { name: 'mifgsm', options: { steps: 10 }, norms: ['linf', 'l2'], targetable: true },
+  { name: 'square', options: { steps: 300 }, norms: ['linf', 'l2'], targetable: true },
+  { name: 'cw', options: { binarySearchSteps: 4, steps: 60, learningRate: 0.05 }, norms: ['l2'], targetable: true },
 ];
 
-/** Budgets per norm: the small ones leave most samples intact, the largest breaks most of them. */
-const EPSILONS: Record<Norm, number[]> = { linf: [0, 0.05, 0.15, 0.4], l2: [0, 0.5, 1.5, 3] };
+/** Budgets per norm: the small one leaves the samples intact, the middle one breaks some, the largest most. */
+const EPSILONS: Record<Norm, number[]> = { linf: [0, 0.1, 0.25, 0.4], l2: [0, 0.5, 1.2, 3] };
 
 let net: SmallNet;
 let x: Tensor;
@@ -99,5 +104,19 @@ describe('every attack', () => {
         assert.throws(() => attack.run(net, x, y, { norm: 'linf', epsilons: [0.1], targeted: true }), /untargeted by construction/);
       });
     }
+  }
+});
+
+it('iterative attacks are at least as strong as FGSM where FGSM breaks only some samples', () => {
+  const rate = (name: string, options: Record<string, unknown>): number => {
+    const r = createAttack(name, { ...options, seed: 3 }).run(net, x, y, { norm: 'linf', epsilons: [0.25] });
+    const value = scope(() => r.perEpsilon[0]!.success.float().mean().item());
+    r.dispose();
+    return value;
+  };
+  const fgsm = rate('fgsm', {});
+  assert.ok(fgsm > 0.2 && fgsm < 0.95, `FGSM breaks ${fgsm}: the comparison needs a partial success`);
+  for (const [name, options] of [['pgd', { steps: 20 }], ['apgd', { steps: 20 }], ['cw-pgd', { steps: 20 }]] as const) {
+    assert.ok(rate(name, options) >= fgsm, `${name} weaker than FGSM`);
   }
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { arange, getRngState, grad, manualSeed, noGrad, rand, randnLike, scope, setRngState, tensor, tensorStats, type Tensor } from '../../src/tensor/index.js';
 import {
-  AttackContext, BestExamples, BPDA, FGSM, PGD, crossEntropyPerSample, resolveThreat, type Model,
+  AttackContext, BestExamples, BPDA, FGSM, PGD, apgdCheckpoints, crossEntropyPerSample, resolveThreat, type Model,
 } from '../../src/attacks/index.js';
 import { createAttack } from '../../src/attacks/registry.js';
 import { BastionError } from '../../src/util/errors.js';
@@ -262,5 +262,52 @@ describe('errors', () => {
     const live = tensorStats().live;
     assert.throws(() => new PGD({ loss: 'dlr' }).run({ forward: () => { throw new Error('model failed'); } }, x, y, { norm: 'linf', epsilons: [0.1] }), /model failed/);
     assert.equal(tensorStats().live, live, 'a failing run frees what it made');
+  });
+});
+
+describe('attack-specific semantics', () => {
+  it('Square reads only logits: it breaks a model that cannot be differentiated, where PGD cannot run', () => {
+    const opaque: Model = { forward: (t) => noGrad(() => net.forward(t)) };
+    const square = createAttack('square', { steps: 200, seed: 1 }).run(opaque, x, y, { norm: 'linf', epsilons: [0.4] });
+    assert.equal(square.gradientEvaluations, 0);
+    assert.ok(scope(() => square.perEpsilon[0]!.success.float().mean().item()) > 0.75);
+    square.dispose();
+    assert.throws(() => createAttack('pgd', { steps: 2 }).run(opaque, x, y, { norm: 'linf', epsilons: [0.4] }));
+  });
+
+  it('CW: success at eps means found with L2 norm <= eps; otherwise the original is returned', () => {
+    const result = createAttack('cw', { binarySearchSteps: 5, steps: 50, learningRate: 0.05 }).run(net, x, y, { norm: 'l2', epsilons: [0.8, 1.2, 2, 5] });
+    scope(() => {
+      for (const e of result.perEpsilon) {
+        const unchanged = e.adversarial.sub(x).flatten(1).abs().amax(1).eq(0);
+        assert.ok(e.success.logicalNot().logicalAnd(unchanged.logicalNot()).any() === false, `eps ${e.epsilon}: a failed sample was perturbed`);
+        assert.ok(e.norms.maskedSelect(e.success).le(e.epsilon + 1e-6).all());
+      }
+      const rates = result.perEpsilon.map((e) => e.success.float().mean().item());
+      assert.ok(rates[0]! < rates[2]! && rates[3] === 1, `success grows with eps: ${rates}`);
+      // The same minimum-norm example is returned at every eps that admits it.
+      const [a, , , d] = result.perEpsilon as [typeof result.perEpsilon[0], unknown, unknown, typeof result.perEpsilon[0]];
+      const both = a.success.nonzero().squeeze(1);
+      assert.ok(a.adversarial.indexSelect(0, both).equal(d.adversarial.indexSelect(0, both)));
+    });
+    result.dispose();
+  });
+
+  it('APGD checkpoints follow p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)', () => {
+    assert.deepEqual(apgdCheckpoints(100), [22, 41, 57, 70, 80, 87, 93, 99]);
+    assert.deepEqual(apgdCheckpoints(10), [3, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('MI-FGSM accumulates momentum: with decay 0 it differs from decay 1', () => {
+    const run = (decay: number): Tensor => {
+      const r = createAttack('mifgsm', { decay, steps: 5, earlyStop: false, carryOver: false }).run(net, x, y, { norm: 'linf', epsilons: [0.2] });
+      const adv = r.perEpsilon[0]!.adversarial.clone().keep();
+      r.dispose();
+      return adv;
+    };
+    const [a, b] = [run(0), run(1)];
+    assert.ok(!a.equal(b));
+    a.dispose();
+    b.dispose();
   });
 });
