@@ -21,3 +21,4 @@ export { CW, type CWOptions } from './cw.js';
 export {
   attacks, attackInfo, attackNorms, createAttack, ATTACK_OPTIONS, type AttackInfo, type OptionType,
 } from './registry.js';
+export { chooseTargets, type TargetMode } from './targets.js';

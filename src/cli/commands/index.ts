@@ -5,5 +5,6 @@ import { dataCommand } from './data.js';
 import { modelsCommand } from './models.js';
 import { trainCommand } from './train.js';
 import { predictCommand } from './predict.js';
+import { attackCommand } from './attack.js';
 
-export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, predictCommand];
+export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, predictCommand, attackCommand];
