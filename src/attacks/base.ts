@@ -526,6 +526,15 @@ export abstract class AttackBase<S = undefined> implements Attack {
   }
 
   /**
+   * The model's predictions on the clean batch, with which carry-over starts. An attack whose
+   * first step is a forward pass at x anyway may fuse the two (FGSM's gradient pass gives the
+   * clean logits) and return its prepared state for the whole batch, so that `prepare` is skipped.
+   */
+  protected cleanPass(ctx: AttackContext, x: Tensor, _y: Tensor, _attacking: boolean): { predictions: Tensor; state?: S } {
+    return { predictions: ctx.predict(x) };
+  }
+
+  /**
    * Work shared by all epsilons, done once per run before the first epsilon that needs attacking,
    * on the samples `rows` of the batch still to attack then (a superset of those of later epsilons).
    * Tensors it returns live until the end of the run.
@@ -554,11 +563,12 @@ export abstract class AttackBase<S = undefined> implements Attack {
         const n = x.shape[0] as number;
         const all = tensor(Int32Array.from({ length: n }, (_, i) => i), { dtype: 'int64' });
         let previous: { adversarial: Tensor; predictions: Tensor; success: Tensor } | null = null;
-        if (this.carryOver) {
-          const predictions = ctx.predict(x);
-          previous = { adversarial: x, predictions, success: ctx.isSuccess(predictions, labels) };
-        }
         let state: { value: S } | null = null;
+        if (this.carryOver) {
+          const clean = this.cleanPass(ctx, x, labels, t.epsilons.some((e) => e > 0));
+          if (clean.state !== undefined) state = { value: clean.state };
+          previous = { adversarial: x, predictions: clean.predictions, success: ctx.isSuccess(clean.predictions, labels) };
+        }
         const order = [...new Set(t.epsilons)].sort((a, b) => a - b);
         for (const eps of order) {
           const out = scope(() => {

@@ -30,15 +30,31 @@ export class FGSM extends AttackBase<Tensor> {
     super(options, 'fgsm');
   }
 
-  /** The unit step direction for samples x with labels y (steepest ascent of the attack objective). */
-  protected direction(ctx: AttackContext, x: Tensor, y: Tensor): Tensor {
+  /** The unit step direction for samples x with labels y (steepest ascent of the attack objective), and the logits at x. */
+  protected direction(ctx: AttackContext, x: Tensor, y: Tensor): { direction: Tensor; logits: Tensor } {
     const objective = objectiveOf('ce', ctx.targeted);
-    return scope(() => ctx.steepest(ctx.lossGradient(x, (logits) => objective(logits, y)).grad));
+    return scope(() => {
+      const out = ctx.lossGradient(x, (logits) => objective(logits, y));
+      return { direction: ctx.steepest(out.grad), logits: out.logits };
+    });
+  }
+
+  /**
+   * With carry-over, the gradient pass at x doubles as the clean pass (its logits are the clean
+   * logits), so a sweep costs one forward-backward plus forward passes on the still-unbroken
+   * samples only. Not with EOT, whose logits are a mean over draws rather than one prediction.
+   */
+  protected override cleanPass(ctx: AttackContext, x: Tensor, y: Tensor, attacking: boolean): { predictions: Tensor; state?: Tensor } {
+    if (!attacking || ctx.eotSamples > 1) return super.cleanPass(ctx, x, y, attacking);
+    return scope(() => {
+      const { direction, logits } = this.direction(ctx, x, y);
+      return { predictions: logits.argmax(1), state: direction };
+    });
   }
 
   /** The single gradient of the whole sweep, stored batch-sized. */
   protected override prepare(ctx: AttackContext, x: Tensor, y: Tensor, rows: Tensor): Tensor {
-    return scope(() => ctx.toBatch(rows, this.direction(ctx, x, y)));
+    return scope(() => ctx.toBatch(rows, this.direction(ctx, x, y).direction));
   }
 
   protected perturb(ctx: AttackContext, x: Tensor, _y: Tensor, eps: number, rows: Tensor, direction: Tensor): Tensor {

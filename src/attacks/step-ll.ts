@@ -30,11 +30,11 @@ export class StepLL extends FGSM {
     super(options);
   }
 
-  protected override direction(ctx: AttackContext, x: Tensor, _y: Tensor): Tensor {
+  protected override direction(ctx: AttackContext, x: Tensor, _y: Tensor): { direction: Tensor; logits: Tensor } {
     return scope(() => {
       const target = leastLikelyClass(ctx, x);
-      const gradient = ctx.lossGradient(x, (logits) => crossEntropyPerSample(logits, target)).grad;
-      return ctx.steepest(gradient).neg_();
+      const out = ctx.lossGradient(x, (logits) => crossEntropyPerSample(logits, target));
+      return { direction: ctx.steepest(out.grad).neg_(), logits: out.logits };
     });
   }
 }
