@@ -258,7 +258,7 @@ export class AttackContext {
     return out;
   }
 
-  /** The objective and mean logits at `x` without gradients, averaged over `eotSamples` passes. */
+  /** The mean logits at `x` over `eotSamples` passes (no gradients) and the objective of those mean logits. */
   evaluate(x: Tensor, objective: Objective): LossOutput {
     const k = this.eotSamples;
     const out = noGrad(() => scope(() => {

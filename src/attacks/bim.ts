@@ -10,6 +10,7 @@
  * Kurakin's ratio for large eps, steps * alpha = 1.25 * eps, so that the iterates can reach the
  * boundary of the ball.
  */
+import { BastionError } from '../util/errors.js';
 import { checkInteger, checkNumber, type AttackContext, type BaseAttackOptions } from './base.js';
 import { PGD } from './pgd.js';
 import type { Norm } from './types.js';
@@ -36,6 +37,9 @@ export class BIM extends PGD {
 
   protected override stepsFor(eps: number, ctx: AttackContext): number {
     if (this.#steps !== undefined) return this.#steps;
+    if (!Number.isFinite(ctx.bounds[1] - ctx.bounds[0])) {
+      throw new BastionError(`${this.name}: Kurakin's default schedule counts pixel levels of the bounds, which are unbounded here`, { hint: 'give steps (and stepSize)', exitCode: 2 });
+    }
     const levels = (eps / (ctx.bounds[1] - ctx.bounds[0])) * 255;
     return Math.max(1, Math.ceil(Math.min(levels + 4, 1.25 * levels)));
   }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { scope, type Tensor } from '../../src/tensor/index.js';
+import { scope, tensorStats, type Tensor } from '../../src/tensor/index.js';
 import { TensorDataset } from '../../src/data/index.js';
 import { createAttack } from '../../src/attacks/index.js';
 import { evaluateRobustness, PAPER_TABLES, compareWithPaper, formatComparison, paperTable } from '../../src/eval/index.js';
@@ -36,7 +36,9 @@ describe('evaluateRobustness', () => {
   it('matches one whole-set FGSM run, whatever the batch size', async () => {
     const epsilons = [0, 0.2, 0.25, 0.4];
     const threat = { norm: 'linf' as const, epsilons };
+    const live = tensorStats().live;
     const result = await evaluateRobustness(net, dataset, { attack: createAttack('fgsm'), threat, batchSize: 16, progress: false });
+    assert.equal(tensorStats().live, live, 'the evaluation frees every tensor it made');
     assert.equal(result.samples, 100);
     assert.equal(result.batches, 7);
     assert.equal(result.gradientEvaluations, 7, 'one gradient per batch');
