@@ -9,7 +9,7 @@ export {
   type BaseAttackOptions, type Objective, type LossKind, type LossOutput, type Box, type IterativeSpec, type ResolvedThreat,
 } from './base.js';
 export { FGSM, type FGSMOptions } from './fgsm.js';
-export { PGD, type PGDOptions } from './pgd.js';
+export { PGD, type PGDOptions, type PGDResult, type StepResults } from './pgd.js';
 export { BIM, type BIMOptions } from './bim.js';
 export { StepLL, IterStepLL, leastLikelyClass } from './step-ll.js';
 export { CWPGD, type CWPGDOptions } from './cw-pgd.js';
@@ -18,6 +18,7 @@ export { MIFGSM, type MIFGSMOptions } from './mifgsm.js';
 export { APGD, apgdCheckpoints, type APGDOptions } from './apgd.js';
 export { Square, squareFraction, pseudoGaussian, type SquareOptions } from './square.js';
 export { CW, type CWOptions } from './cw.js';
+export { A3PGD, A3IterStepLL, createA3, a3Attacks, type A3Base, type A3Options, type A3PGDOptions, type A3IterStepLLOptions, type A3Reduction, type A3Settings } from './a3.js';
 export {
   attacks, attackInfo, attackNorms, createAttack, ATTACK_OPTIONS, type AttackInfo, type OptionType,
 } from './registry.js';

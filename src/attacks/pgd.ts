@@ -13,13 +13,18 @@
  * one random restart. With these, our PGD is stronger than paper 000's at every eps >= 0.05
  * (see the reproduction of Table 2 in the report). The loss is the cross-entropy (`loss: 'cw'` gives
  * CW-PGD, `'dlr'` the DLR loss of Croce & Hein 2020).
+ *
+ * `recordSteps` also reports the examples after fewer iterations of the same run: with a fixed
+ * step size, PGD-k from the same random start is exactly the first k steps of PGD-K (K >= k), so
+ * one PGD-100 run gives paper 004's PGD10/20/40/100 columns (`atSteps` of the result).
  */
-import { arange, scope, type Tensor } from '../tensor/index.js';
+import { arange, noGrad, scope, type Tensor } from '../tensor/index.js';
 import {
-  AttackBase, BestExamples, checkInteger, checkNumber, iterate, objectiveOf, type ActiveSet, type AttackContext, type BaseAttackOptions,
-  type LossKind,
+  AttackBase, BestExamples, checkInteger, checkNumber, iterate, objectiveOf, perSampleNorm, type ActiveSet, type AttackContext,
+  type BaseAttackOptions, type LossKind,
 } from './base.js';
-import type { Norm } from './types.js';
+import type { AttackResult, EpsilonResult, Model, Norm, ThreatModel } from './types.js';
+import { BastionError } from '../util/errors.js';
 
 /** Options of {@link PGD}. */
 export interface PGDOptions extends BaseAttackOptions {
@@ -35,6 +40,49 @@ export interface PGDOptions extends BaseAttackOptions {
   loss?: LossKind;
   /** Margin cap kappa of the CW loss (default Infinity). */
   confidence?: number;
+  /**
+   * Also report the examples after each of these iteration counts (each <= steps) in the
+   * result's `atSteps` (see the file comment; needs restarts = 1). Iteration counts are judged as
+   * the run judges them: a sample counts as broken after k steps if any of its first k + 1
+   * iterates (random start included) is misclassified.
+   */
+  recordSteps?: number[];
+}
+
+/** The examples of one run after fewer iterations (see {@link PGDOptions.recordSteps}). */
+export interface StepResults {
+  steps: number;
+  /** As `AttackResult.perEpsilon`, for the first `steps` iterations; freed by the result's dispose(). */
+  perEpsilon: EpsilonResult[];
+}
+
+/** A PGD result; with `recordSteps`, also the results after those iteration counts. */
+export type PGDResult = AttackResult & { atSteps?: StepResults[] };
+
+/** BestExamples that snapshots the best examples after given iteration counts (one update per iteration). */
+class RecordingBest extends BestExamples {
+  readonly snapshots = new Map<number, Tensor>();
+  #iteration = 0;
+
+  constructor(x0: Tensor, readonly steps: readonly number[]) {
+    super(x0);
+  }
+
+  override update(rows: Tensor, x: Tensor, loss: Tensor, success: Tensor): void {
+    super.update(rows, x, loss, success);
+    if (this.steps.includes(this.#iteration)) this.snapshots.set(this.#iteration, this.adversarial.clone().keep());
+    this.#iteration++;
+  }
+
+  /**
+   * Snapshots for every recorded count, handed over to the caller; counts not reached (every sample
+   * broken earlier) get the final examples.
+   */
+  complete(): Tensor[] {
+    const out = this.steps.map((k) => this.snapshots.get(k) ?? this.adversarial.clone().keep());
+    this.snapshots.clear();
+    return out;
+  }
 }
 
 /** PGD with L-inf or L2 steps, random start and restarts (see the file comment). */
@@ -47,6 +95,9 @@ export class PGD extends AttackBase {
   readonly randomStart: boolean;
   readonly loss: LossKind;
   readonly confidence: number;
+  readonly recordSteps: readonly number[] | undefined;
+  /** Per run with recordSteps: epsilon -> batch positions attacked and their snapshots per recorded count. */
+  #recording: Map<number, { rows: Tensor; snapshots: Tensor[] }> | null = null;
 
   constructor(options: PGDOptions = {}, name = 'pgd') {
     super(options, name);
@@ -57,6 +108,55 @@ export class PGD extends AttackBase {
     this.loss = options.loss ?? 'ce';
     if (!['ce', 'cw', 'dlr'].includes(this.loss)) throw new TypeError(`${name}: loss must be ce, cw or dlr, got '${this.loss}'`);
     this.confidence = options.confidence ?? Infinity;
+    if (options.recordSteps !== undefined) {
+      const counts = [...new Set(options.recordSteps.map((k) => checkInteger(k, 'recordSteps', name)))].sort((a, b) => a - b);
+      if ((counts.at(-1) ?? 0) > this.steps) throw new BastionError(`${name}: recordSteps (${counts.join(', ')}) exceed steps (${this.steps})`, { hint: 'set steps to the largest count', exitCode: 2 });
+      if (this.restarts !== 1) throw new BastionError(`${name}: recordSteps needs restarts = 1 (PGD-k with restarts is not a prefix of one run)`, { exitCode: 2 });
+      this.recordSteps = counts;
+    } else {
+      this.recordSteps = undefined;
+    }
+  }
+
+  override run(model: Model, x: Tensor, y: Tensor, threat: ThreatModel): PGDResult {
+    if (this.recordSteps === undefined) return super.run(model, x, y, threat);
+    const counts = this.recordSteps;
+    this.#recording = new Map();
+    try {
+      const result = super.run(model, x, y, threat);
+      const extra = { forwards: 0 };
+      let atSteps: StepResults[];
+      try {
+        atSteps = counts.map((steps, c) => ({
+          steps,
+          perEpsilon: result.perEpsilon.map((final) => scope(() => {
+            const recorded = this.#recording?.get(final.epsilon);
+            const adversarial = recorded ? final.adversarial.clone().indexCopy_(0, recorded.rows, recorded.snapshots[c] as Tensor) : final.adversarial.clone();
+            extra.forwards++;
+            const predictions = noGrad(() => model.forward(adversarial).argmax(1));
+            const labels = y.dtype === 'int64' ? y : y.long();
+            const success = threat.targeted ?? false ? predictions.eq(labels) : predictions.ne(labels);
+            const norms = perSampleNorm(adversarial.sub(x), threat.norm === 'linf' ? Infinity : 2).float();
+            return { epsilon: final.epsilon, adversarial: adversarial.keep(), success: success.keep(), norms: norms.keep(), predictions: predictions.keep() };
+          })),
+        }));
+      } catch (error) {
+        result.dispose();
+        throw error;
+      }
+      return {
+        ...result,
+        forwardEvaluations: result.forwardEvaluations + extra.forwards,
+        atSteps,
+        dispose: () => {
+          result.dispose();
+          for (const s of atSteps) for (const e of s.perEpsilon) for (const t of [e.adversarial, e.success, e.norms, e.predictions]) t.dispose();
+        },
+      };
+    } finally {
+      for (const r of this.#recording.values()) for (const t of [r.rows, ...r.snapshots]) t.dispose();
+      this.#recording = null;
+    }
   }
 
   /** Steps at radius eps. */
@@ -84,8 +184,8 @@ export class PGD extends AttackBase {
     return scope(() => active.get('x').add(ctx.steepest(gradient).mul_(alpha)));
   }
 
-  protected perturb(ctx: AttackContext, x: Tensor, y: Tensor, eps: number): Tensor {
-    const best = new BestExamples(x);
+  protected perturb(ctx: AttackContext, x: Tensor, y: Tensor, eps: number, rows?: Tensor): Tensor {
+    const best = this.#recording && this.recordSteps ? new RecordingBest(x, this.recordSteps) : new BestExamples(x);
     const n = x.shape[0] as number;
     const alpha = this.stepSizeFor(eps, ctx);
     try {
@@ -109,8 +209,10 @@ export class PGD extends AttackBase {
           active.dispose();
         }
       }
+      if (best instanceof RecordingBest && rows !== undefined) this.#recording?.set(eps, { rows: rows.clone().keep(), snapshots: best.complete() });
       return best.adversarial.clone();
     } finally {
+      if (best instanceof RecordingBest) for (const t of best.snapshots.values()) t.dispose();
       best.dispose();
     }
   }

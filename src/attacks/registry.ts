@@ -14,6 +14,7 @@ import { MIFGSM, type MIFGSMOptions } from './mifgsm.js';
 import { APGD, type APGDOptions } from './apgd.js';
 import { Square, type SquareOptions } from './square.js';
 import { CW, type CWOptions } from './cw.js';
+import { a3Attacks } from './a3.js';
 import type { Attack, Norm } from './types.js';
 
 /** The type of an attack option's value. */
@@ -38,6 +39,7 @@ export const ATTACK_OPTIONS: Record<string, { type: OptionType; description: str
   initialConst: { type: 'number', description: 'initial CW constant c' },
   learningRate: { type: 'number', description: 'Adam learning rate of CW' },
   abortEarly: { type: 'boolean', description: 'CW: stop a constant once the loss stops decreasing' },
+  sigma: { type: 'number', description: 'A3: weight of the attention-deviation term (paper 004, default 10)' },
 };
 
 const BASE = ['eotSamples', 'earlyStop', 'carryOver', 'seed'] as const;
@@ -102,6 +104,7 @@ const ENTRIES: AttackInfo[] = [
     paper: 'Carlini & Wagner 2017', options: ['eotSamples', 'carryOver', 'seed', 'steps', 'binarySearchSteps', 'learningRate', 'initialConst', 'confidence', 'abortEarly'],
     create: (o) => new CW(o as CWOptions),
   },
+  ...a3Attacks,
 ];
 
 /** Every registered attack, in listing order. */

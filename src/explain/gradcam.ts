@@ -41,11 +41,23 @@ export function gradCam(model: Classifier, x: Tensor, options: GradCamOptions = 
   return scope(() => {
     const { logits, activation } = model.forwardWithActivation(x, options.layer);
     const classes = options.classes ?? noGrad(() => logits.argmax(1));
+    return { maps: gradCamFromActivation(logits, activation, classes, createGraph), logits, classes };
+  });
+}
+
+/**
+ * Grad-CAM maps [N,h,w] (eq. 2) from the logits and the tap activation of one forward pass
+ * (`Classifier.forwardWithActivation`), for `classes` (int64 [N]). The graph of the forward pass is
+ * retained; with `createGraph` the maps stay differentiable (otherwise they are detached). For
+ * callers that already ran the forward pass, e.g. an attack objective that adds an attention term.
+ */
+export function gradCamFromActivation(logits: Tensor, activation: Tensor, classes: Tensor, createGraph = false): Tensor {
+  return scope(() => {
     const score = logits.gather(1, classes.reshape(-1, 1)).sum();
     const [dA] = grad(score, activation, { createGraph, retainGraph: true });
     const weights = (dA as Tensor).mean([2, 3], { keepdim: true });
     const maps = activation.mul(weights).sum(1).relu();
-    return { maps: createGraph ? maps : maps.detach(), logits, classes };
+    return createGraph ? maps : maps.detach();
   });
 }
 
