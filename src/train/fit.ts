@@ -270,7 +270,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       state.step += 1;
       if (scheduler !== undefined && schedulerStep === 'batch') scheduler.step();
       running.add(values, n);
-      progress?.tick(n, { loss: running.mean('loss') });
+      progress?.tick(n, running.means());
       emit({ type: 'batch', epoch, batch: batchIndex, batches: train.batchCount, loss: values['loss'] as number, lr: optimizer.lr });
       batchIndex++;
       if (performance.now() - lastYield > YIELD_EVERY_MS) {
@@ -306,7 +306,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     state.epochsCompleted = epoch + 1;
     epochsRun++;
 
-    progress?.end({ loss: entry['loss'] as number, ...validation });
+    progress?.end({ ...running.means(), ...validation });
     if (bestDir !== undefined && options.saveBest !== undefined && bestImproved) {
       await saveCheckpoint(bestDir, model, describe(options, state.history));
       emit({ type: 'checkpoint', epoch, kind: 'best', dir: bestDir });

@@ -1,15 +1,21 @@
-/** `bastion train`: trains a classifier of the model zoo on a data set. */
-import { numberOption, requiredString, stringOption, flag } from '../args.js';
-import type { Command } from '../command.js';
+/** `bastion train`: trains a classifier of the model zoo on a data set, optionally adversarially (Madry, ALP, TRADES, +AAD). */
+import { choiceOption, numberListOption, numberOption, requiredString, stringOption, flag } from '../args.js';
+import type { Command, OptionValues } from '../command.js';
+import { UsageError } from '../../util/errors.js';
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'Train a classifier of the model zoo (simple-cnn, lenet, vgg16, ...) on a data set',
-  usage: 'train --model NAME --data NAME|DIR --out DIR [--epochs N] [--lr X] [--batch-size N] [--seed N] [--resume]',
+  usage: 'train --model NAME --data NAME|DIR --out DIR [--epochs N] [--lr X] [--batch-size N] [--seed N] [--resume]\n' +
+    '      [--recipe paper004] [--defense madry|alp|trades --eps X [--attack-steps N] [--step-size S] [--aad [--alpha A] [--beta B]]]',
   description:
     'Trains with the recipe for the architecture and data set (Adam + one-cycle for the small CNNs, SGD for VGG/ResNet; ' +
     'random crops, flips for non-digit data; 5,000 validation images choose the best epoch), then reports the accuracy ' +
-    'on the test split and saves the model to --out. Interrupted runs continue with --resume (state in OUT.work/).',
+    'on the test split and saves the model to --out. Interrupted runs continue with --resume (state in OUT.work/). ' +
+    'With --defense, every batch is attacked on the fly by PGD (model in eval mode) and the model trains on Madry\'s, ' +
+    'ALP\'s or TRADES\' loss; --aad adds paper 004\'s attention rectification and preservation losses. --recipe paper004 ' +
+    'applies paper 004\'s schedule for the data set (LeNet: Adam 1e-3, batch 100, 5 epochs, no validation split; ' +
+    'ResNet-9: Adam 1e-4, batch 100, 200 epochs) and, with --defense, its training attack unless given.',
   options: {
     model: { type: 'string', valueName: 'NAME', description: 'architecture (see `bastion models`)' },
     data: { type: 'string', valueName: 'NAME|DIR', description: 'data set name (mnist, fashion-mnist, cifar10, afhq, ...) or image folder' },
@@ -25,25 +31,44 @@ export const trainCommand: Command = {
     'data-dir': { type: 'string', valueName: 'DIR', description: 'where to look for data sets first' },
     seed: { type: 'string', valueName: 'N', description: 'random seed (default 0)' },
     resume: { type: 'boolean', description: 'continue an interrupted run from OUT.work/' },
+    recipe: { type: 'string', valueName: 'NAME', description: 'default, or paper004 (paper 004 sec. 5.1 schedule and training attack)' },
+    defense: { type: 'string', valueName: 'NAME', description: 'adversarial training: madry, alp or trades' },
+    eps: { type: 'string', valueName: 'X', description: 'training attack budget (L-inf, pixels in [0,1]; 8/255 accepted)' },
+    'attack-steps': { type: 'string', valueName: 'N', description: 'PGD iterations of the training attack (default 40, or the recipe\'s)' },
+    'step-size': { type: 'string', valueName: 'S', description: 'PGD step size (default 2.5 eps / steps, or the recipe\'s; 2/255 accepted)' },
+    aad: { type: 'boolean', description: 'add AAD attention losses (paper 004 eq. 10)' },
+    alpha: { type: 'string', valueName: 'A', description: 'AAD rectification weight (default 0.01)' },
+    beta: { type: 'string', valueName: 'B', description: 'AAD preservation weight (default 0.01)' },
+    'classification-loss': { type: 'string', valueName: 'ce|mlsm', description: 'cross-entropy (default) or multi-label soft margin (paper 004\'s L_c)' },
+    'alp-weight': { type: 'string', valueName: 'L', description: 'ALP logit-pairing weight (default 0.5)' },
+    'trades-beta': { type: 'string', valueName: 'B', description: 'TRADES KL weight (default 6)' },
     'keep-work': { type: 'boolean', description: 'keep OUT.work/ (resumable state) after success' },
   },
   examples: [
     'bastion train --model simple-cnn --data mnist --out runs/models/simple-cnn-mnist',
     'bastion train --model simple-cnn --data fashion-mnist --epochs 30 --out runs/models/simple-cnn-fashion-mnist',
     'bastion train --model vgg16 --data afhq --image-size 64 --out runs/models/vgg16-afhq',
+    'bastion train --model lenet --data mnist --recipe paper004 --defense madry --aad --out runs/models/lenet-madry-aad-mnist',
+    'bastion train --model resnet9 --data cifar10 --recipe paper004 --defense alp --aad --out runs/models/resnet9-alp-aad-cifar10',
   ],
   async run({ values, print }) {
     const { trainClassifier } = await import('../../models/train-classifier.js');
     const architectureName = requiredString(values, 'model', 'see `bastion models` for the names');
     const data = requiredString(values, 'data');
     const out = requiredString(values, 'out');
-    const recipe: Record<string, unknown> = {};
+    const recipeName = choiceOption(values, 'recipe', ['default', 'paper004'] as const, 'default');
+    const experiment = recipeName === 'paper004' ? (await import('../../eval/aad-config.js')).paper004Experiment(data) : null;
+    if (experiment !== null && experiment.architecture !== architectureName) {
+      throw new UsageError(`--recipe paper004 on ${data} is for --model ${experiment.architecture}, not ${architectureName}`);
+    }
+    const recipe: Record<string, unknown> = { ...experiment?.recipe };
     if (values['epochs'] !== undefined) recipe['epochs'] = numberOption(values, 'epochs', 0, { min: 1, integer: true });
     if (values['lr'] !== undefined) recipe['lr'] = numberOption(values, 'lr', 0, { min: 0 });
     if (values['batch-size'] !== undefined) recipe['batchSize'] = numberOption(values, 'batch-size', 0, { min: 1, integer: true });
     if (values['val-count'] !== undefined) recipe['valCount'] = numberOption(values, 'val-count', 0, { min: 0, integer: true });
     if (values['dropout'] !== undefined) recipe['model'] = { dropout: numberOption(values, 'dropout', 0, { min: 0, max: 0.95 }) };
     const dataDir = stringOption(values, 'data-dir');
+    const defense = await defenseFrom(values, experiment?.trainingAttack ?? null);
     const result = await trainClassifier({
       architecture: architectureName, data, out,
       recipe, seed: numberOption(values, 'seed', 0, { min: 0, integer: true }),
@@ -54,6 +79,7 @@ export const trainCommand: Command = {
       },
       ...(values['limit'] !== undefined ? { limit: numberOption(values, 'limit', 0, { min: 10, integer: true }) } : {}),
       resume: flag(values, 'resume'), keepWork: flag(values, 'keep-work'),
+      ...(defense ? { loss: defense.loss, metrics: defense.metrics, trainingInfo: { ...defense.info, recipeName } } : {}),
       command: `bastion train ${process.argv.slice(3).join(' ')}`,
     });
     const acc = result.testAccuracy === null ? 'n/a (no test split)' : `${(result.testAccuracy * 100).toFixed(2)}%`;
@@ -64,6 +90,40 @@ export const trainCommand: Command = {
       model: architectureName, data, out, testAccuracy: result.testAccuracy, testSplit: result.testSplit,
       bestValAccuracy: result.bestValAccuracy, bestEpoch: result.bestEpoch, epochs: result.epochs,
       parameters: result.parameters, trainSamples: result.trainSamples, wallSeconds: result.wallSeconds, recipe: result.recipe,
+      defense: defense?.info ?? null,
     };
   },
 };
+
+/** The adversarial-training loss the --defense options ask for (null without --defense). */
+async function defenseFrom(values: OptionValues, recipeAttack: { eps: number; steps: number; stepSize: number } | null) {
+  const adversarialOnly = ['eps', 'attack-steps', 'step-size', 'aad', 'alpha', 'beta', 'classification-loss', 'alp-weight', 'trades-beta'];
+  if (values['defense'] === undefined) {
+    const stray = adversarialOnly.find((k) => values[k] !== undefined && values[k] !== false);
+    if (stray) throw new UsageError(`--${stray} applies to adversarial training only`, 'add --defense madry|alp|trades');
+    return null;
+  }
+  const { adversarialTraining, ADVERSARIAL_METHODS } = await import('../../defenses/adversarial-training.js');
+  const method = choiceOption(values, 'defense', ADVERSARIAL_METHODS, 'madry');
+  const one = (name: string, fallback: number | undefined): number | undefined => {
+    const list = numberListOption(values, name, fallback === undefined ? [] : [fallback], { min: 0 });
+    if (list.length > 1) throw new UsageError(`--${name} takes one number`);
+    return list[0];
+  };
+  const eps = one('eps', recipeAttack?.eps);
+  if (eps === undefined) throw new UsageError('--defense needs --eps', 'e.g. --eps 0.3 on MNIST or --eps 8/255 on CIFAR-10, or --recipe paper004');
+  const explicitSteps = values['attack-steps'] !== undefined;
+  const steps = explicitSteps ? numberOption(values, 'attack-steps', 40, { min: 1, integer: true }) : recipeAttack?.steps;
+  // The recipe's step size belongs to its step count: with other --attack-steps, PGD's default rule applies.
+  const stepSize = one('step-size', explicitSteps || eps !== recipeAttack?.eps ? undefined : recipeAttack?.stepSize);
+  if (!flag(values, 'aad') && (values['alpha'] !== undefined || values['beta'] !== undefined)) throw new UsageError('--alpha and --beta weigh the AAD losses', 'add --aad');
+  return adversarialTraining({
+    method, eps,
+    ...(steps !== undefined ? { steps } : {}),
+    ...(stepSize !== undefined ? { stepSize } : {}),
+    classificationLoss: choiceOption(values, 'classification-loss', ['ce', 'mlsm'] as const, 'ce'),
+    ...(values['alp-weight'] !== undefined ? { alpWeight: numberOption(values, 'alp-weight', 0.5, { min: 0 }) } : {}),
+    ...(values['trades-beta'] !== undefined ? { tradesBeta: numberOption(values, 'trades-beta', 6, { min: 0 }) } : {}),
+    aad: flag(values, 'aad') ? { alpha: numberOption(values, 'alpha', 0.01, { min: 0 }), beta: numberOption(values, 'beta', 0.01, { min: 0 }) } : false,
+  });
+}
