@@ -166,6 +166,8 @@ export function locateDataset(name: string, options: LocateOptions = {}): DataLo
 export interface LoadDatasetOptions extends LocateOptions, Omit<ImageFolderOptions, 'name' | 'hint'> {
   /** train or test (IDX, CIFAR); train, val, test or all (image folders). */
   split?: string;
+  /** CIFAR-10: require the official 10,000 records per batch file (default true; false for small fixtures in CIFAR format). */
+  strictCounts?: boolean;
 }
 
 /**
@@ -184,10 +186,11 @@ export async function loadDataset(name: string, options: LoadDatasetOptions = {}
     }
     const common = { name: `${location.name}/${split}`, ...(hint === undefined ? {} : { hint }) };
     if (location.kind === 'idx') return loadIdxFolder(location.path, split, { ...common, ...(entry?.classNames ? { classNames: entry.classNames } : {}) });
-    return loadCifar10(location.path, split, common);
+    return loadCifar10(location.path, split, { ...common, ...(options.strictCounts === false ? { strictCounts: false } : {}) });
   }
-  const { dataDir: _dataDir, split, ...folderOptions } = options;
+  const { dataDir: _dataDir, split, strictCounts: _strictCounts, ...folderOptions } = options;
   void _dataDir;
+  void _strictCounts;
   const dataset = await loadImageFolder(location.path, { ...folderOptions, ...(split === undefined ? {} : { split }), ...(hint === undefined ? {} : { hint }), namePrefix: location.name });
   return dataset;
 }

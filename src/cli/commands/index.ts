@@ -6,5 +6,7 @@ import { modelsCommand } from './models.js';
 import { trainCommand } from './train.js';
 import { predictCommand } from './predict.js';
 import { attackCommand } from './attack.js';
+import { gradcamCommand } from './gradcam.js';
+import { evalAadCommand } from './eval-aad.js';
 
-export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, predictCommand, attackCommand];
+export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, predictCommand, attackCommand, gradcamCommand, evalAadCommand];
