@@ -225,25 +225,27 @@ describe('BPDA', () => {
 });
 
 describe('seeds', () => {
-  it('the same seed gives the same examples, another seed others, and the caller\'s generator is untouched', () => {
-    scope(() => {
-      const run = (seed: number): Tensor => {
-        const r = createAttack('pgd', { steps: 3, seed, earlyStop: false }).run(net, x, y, { norm: 'linf', epsilons: [0.1] });
-        const adv = r.perEpsilon[0]!.adversarial.clone();
-        r.dispose();
-        return adv;
-      };
-      manualSeed(123);
-      const state = getRngState();
-      const a = run(7);
-      const afterRun = rand([4]);
-      setRngState(state);
-      const expected = rand([4]);
-      assert.ok(afterRun.equal(expected), 'the attack restored the global generator');
-      assert.ok(run(7).equal(a), 'same seed, same result');
-      assert.ok(!run(8).equal(a), 'another seed, another random start');
+  for (const [name, options] of [['pgd', { steps: 3 }], ['apgd', { steps: 5 }], ['square', { steps: 20 }]] as const) {
+    it(`${name}: the same seed gives the same examples, another seed others, and the caller's generator is untouched`, () => {
+      scope(() => {
+        const run = (seed: number): Tensor => {
+          const r = createAttack(name, { ...options, seed, earlyStop: false }).run(net, x, y, { norm: 'linf', epsilons: [0.1] });
+          const adv = r.perEpsilon[0]!.adversarial.clone();
+          r.dispose();
+          return adv;
+        };
+        manualSeed(123);
+        const state = getRngState();
+        const a = run(7);
+        const afterRun = rand([4]);
+        setRngState(state);
+        const expected = rand([4]);
+        assert.ok(afterRun.equal(expected), 'the attack restored the global generator');
+        assert.ok(run(7).equal(a), 'same seed, same result');
+        assert.ok(!run(8).equal(a), 'another seed, another random start');
+      });
     });
-  });
+  }
 });
 
 describe('errors', () => {
