@@ -10,19 +10,15 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
+import { median } from '../../src/eval/stats.js';
+
+export { median };
 
 /** A workload on the Bastion side: `setup` once, then `run(n)` performs n units of work. */
 export interface BastionCase {
   setup(): void;
   run(units: number): void;
   teardown?(): void;
-}
-
-/** Median of a list of numbers. */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** A persistent Python worker speaking one JSON line per request and reply. */

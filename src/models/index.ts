@@ -15,3 +15,7 @@ export {
   saveModel, loadModel, loadClassifier, loadPurifier, type Architecture, type DataShape, type ModelKind, type LoadedModel,
   type SaveModelInfo,
 } from './registry.js';
+export {
+  trainClassifier, fitClassifierOn, defaultRecipe, evaluateAccuracy, pixelStatistics,
+  type ClassifierRecipe, type TrainClassifierOptions, type TrainClassifierResult, type ClassifierDataSets,
+} from './train-classifier.js';

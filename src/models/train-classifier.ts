@@ -207,13 +207,14 @@ export async function fitClassifierOn(
   const normalization = pixelStatistics(sets.train);
   const config = modelConfig(options.architecture, { channels, height, width, numClasses: classNames.length }, { ...recipe.model, normalization });
   const model = createClassifier(options.architecture, config);
+  let optimizer: Optimizer | null = null;
   try {
     const transforms: BatchTransform[] = [];
     if (recipe.cropPadding > 0) transforms.push(randomCrop([height, width], { padding: recipe.cropPadding }));
     if (recipe.flip) transforms.push(horizontalFlip(0.5));
     const trainLoader = new DataLoader(sets.train, { batchSize: recipe.batchSize, shuffle: true, seed, dropLast: true, transforms });
     const valLoader = sets.val ? new DataLoader(sets.val, { batchSize: 500 }) : undefined;
-    const optimizer = makeOptimizer(model, recipe);
+    optimizer = makeOptimizer(model, recipe);
     const scheduler = makeScheduler(optimizer, recipe, trainLoader.batchCount);
     const work = `${options.out}.work`;
     const result = await fit({
@@ -249,6 +250,7 @@ export async function fitClassifierOn(
       parameters: model.numParameters(), trainSamples: sets.train.length, wallSeconds, history: result.history, recipe,
     };
   } finally {
+    optimizer?.dispose();
     model.dispose();
   }
 }

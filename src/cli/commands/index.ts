@@ -5,8 +5,11 @@ import { dataCommand } from './data.js';
 import { modelsCommand } from './models.js';
 import { trainCommand } from './train.js';
 import { predictCommand } from './predict.js';
+import { trainPurifierCommand } from './train-purifier.js';
+import { trainEnsembleCommand } from './train-ensemble.js';
+import { evalCommand } from './eval.js';
 import { attackCommand } from './attack.js';
 import { gradcamCommand } from './gradcam.js';
 import { evalAadCommand } from './eval-aad.js';
 
-export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, predictCommand, attackCommand, gradcamCommand, evalAadCommand];
+export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, attackCommand, gradcamCommand, evalAadCommand];

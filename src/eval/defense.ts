@@ -1,0 +1,188 @@
+/**
+ * Evaluating purification defenses (papers 000, 001, 002) under four threat models, reported side
+ * by side for every defended number:
+ *
+ * 1. gray-box — adversarial examples crafted on the classifier alone, then purified: what the
+ *    papers report. The attack runs its full budget on every sample (no early stop, no carry-over
+ *    between epsilons), as the papers' Algorithm 1 does, so the transferred examples are as strong
+ *    as the attacker can make them against the classifier.
+ * 2. white-box — the attack differentiates through purifier and classifier end to end.
+ * 3. BPDA — forward through the purifier, backward as if it were the identity (Athalye et al.
+ *    2018), the standard attack on purifiers whose gradients are unhelpful.
+ * 4. EOT — the purifier keeps its latent Gaussian noise at inference (a randomised defense) and the
+ *    attacker averages gradients over K noise draws (Expectation over Transformation); accuracy is
+ *    measured on single stochastic passes. A deterministic defense has nothing to average over.
+ *
+ * Several defenses can be evaluated on the same gray-box examples (paper 001's table compares
+ * "DAE" and "DAE + K-fold" on one set of FGSM examples of the base CNN).
+ */
+import { noGrad, scope, type Tensor } from '../tensor/index.js';
+import { DataLoader, firstN, type Dataset } from '../data/index.js';
+import { createAttack } from '../attacks/registry.js';
+import type { Model, ThreatModel } from '../attacks/types.js';
+import { Purifier } from '../models/index.js';
+import type { DefendedClassifier } from '../defenses/defended.js';
+import { Progress } from '../util/progress.js';
+import { BastionError } from '../util/errors.js';
+
+/** The four threat models of a defense evaluation (see the module comment). */
+export type EvaluationMode = 'gray-box' | 'white-box' | 'bpda' | 'eot';
+
+/** All modes, in report order. */
+export const EVALUATION_MODES: readonly EvaluationMode[] = ['gray-box', 'white-box', 'bpda', 'eot'];
+
+/** A defense to evaluate: a name for the tables and the defended model. */
+export interface NamedDefense {
+  name: string;
+  model: DefendedClassifier;
+}
+
+/** Options of {@link evaluateDefenses}. */
+export interface DefenseEvaluationOptions {
+  /** The undefended classifier: attacked in gray-box mode, and reported as the "no defense" row. */
+  source: Model;
+  defenses: readonly NamedDefense[];
+  dataset: Dataset;
+  /** Attack name (src/attacks/registry.ts) and options (steps, stepSize, ...). */
+  attack: string;
+  attackOptions?: Record<string, unknown>;
+  threat: ThreatModel;
+  modes?: readonly EvaluationMode[];
+  /** Noise draws per EOT gradient (default 10). */
+  eotSamples?: number;
+  batchSize?: number;
+  /** Evaluate the first N test images only. */
+  limit?: number;
+  seed?: number;
+  progress?: boolean;
+}
+
+/** Accuracies per epsilon (same order as the threat model's epsilons). */
+export type AccuracyByEpsilon = number[];
+
+/** What {@link evaluateDefenses} measures. */
+export interface DefenseEvaluation {
+  attack: string;
+  attackOptions: Record<string, unknown>;
+  norm: ThreatModel['norm'];
+  epsilons: number[];
+  samples: number;
+  modes: EvaluationMode[];
+  clean: { source: number; defenses: Record<string, number> };
+  /** Gray-box: the undefended classifier on its own adversarial examples, and each defense on them. */
+  grayBox: { source: AccuracyByEpsilon; defenses: Record<string, AccuracyByEpsilon> } | null;
+  /** Adaptive modes: each defense under attacks crafted against it. */
+  adaptive: Partial<Record<Exclude<EvaluationMode, 'gray-box'>, Record<string, AccuracyByEpsilon>>>;
+  /** Notes on modes that could not apply (e.g. EOT against a defense without randomness). */
+  notes: string[];
+  seconds: Record<string, number>;
+}
+
+function correct(model: Model, x: Tensor, y: Tensor): number {
+  return noGrad(() => scope(() => model.forward(x).argmax(1).eq(y).sum().item()));
+}
+
+function setStochastic(defense: DefendedClassifier, flag: boolean): boolean {
+  let any = false;
+  for (const p of defense.preprocessors) {
+    if (p instanceof Purifier && p.latentNoise > 0) {
+      p.stochastic = flag;
+      any = true;
+    }
+  }
+  return any;
+}
+
+/**
+ * Runs the evaluation (see the module comment) over the data set in batches. Models must be in
+ * evaluation mode. Accuracies are fractions of the evaluated samples.
+ */
+export async function evaluateDefenses(options: DefenseEvaluationOptions): Promise<DefenseEvaluation> {
+  const modes = [...(options.modes ?? EVALUATION_MODES)];
+  const data = options.limit !== undefined && options.limit < options.dataset.length ? firstN(options.dataset, options.limit) : options.dataset;
+  const epsilons = [...options.threat.epsilons];
+  const attackOptions = { ...options.attackOptions };
+  const eotSamples = options.eotSamples ?? 10;
+  const names = options.defenses.map((d) => d.name);
+  if (new Set(names).size !== names.length) throw new BastionError(`defense names must be unique, got ${names.join(', ')}`);
+  const zeros = (): number[] => epsilons.map(() => 0);
+  const counts = {
+    clean: { source: 0, defenses: Object.fromEntries(names.map((n) => [n, 0])) as Record<string, number> },
+    grayBox: { source: zeros(), defenses: Object.fromEntries(names.map((n) => [n, zeros()])) as Record<string, number[]> },
+    adaptive: {} as Record<string, Record<string, number[]>>,
+  };
+  for (const mode of modes) if (mode !== 'gray-box') counts.adaptive[mode] = Object.fromEntries(names.map((n) => [n, zeros()]));
+  const seconds: Record<string, number> = Object.fromEntries(modes.map((m) => [m, 0]));
+  const notes: string[] = [];
+  const randomised = new Map(options.defenses.map((d) => [d.name, setStochastic(d.model, false)]));
+  for (const [name, isRandom] of randomised) {
+    if (!isRandom && modes.includes('eot')) notes.push(`${name}: deterministic at inference (no latent noise), so EOT equals the white-box attack`);
+  }
+  const transferAttack = createAttack(options.attack, { ...attackOptions, earlyStop: false, carryOver: false, ...(options.seed === undefined ? {} : { seed: options.seed }) });
+  const adaptiveAttack = createAttack(options.attack, { ...attackOptions, ...(options.seed === undefined ? {} : { seed: options.seed }) });
+  const eotAttack = createAttack(options.attack, { ...attackOptions, eotSamples, earlyStop: false, carryOver: false, ...(options.seed === undefined ? {} : { seed: options.seed }) });
+  const loader = new DataLoader(data, { batchSize: options.batchSize ?? 250 });
+  const progress = options.progress === false ? null : new Progress(`${options.attack} eps ${epsilons.join(',')} (${modes.join(', ')})`, data.length, 'img');
+  const threat: ThreatModel = { ...options.threat, epsilons };
+  const timed = (mode: string, fn: () => void): void => {
+    const start = performance.now();
+    fn();
+    seconds[mode] = (seconds[mode] ?? 0) + (performance.now() - start) / 1000;
+  };
+  for await (const batch of loader.batches(0)) {
+    const { x, y } = batch;
+    counts.clean.source += correct(options.source, x, y);
+    for (const d of options.defenses) counts.clean.defenses[d.name] = (counts.clean.defenses[d.name] ?? 0) + correct(d.model, x, y);
+    if (modes.includes('gray-box')) {
+      timed('gray-box', () => {
+        const result = transferAttack.run(options.source, x, y, threat);
+        try {
+          result.perEpsilon.forEach((r, i) => {
+            (counts.grayBox.source as number[])[i] = (counts.grayBox.source[i] as number) + (r.success.logicalNot().sum().item());
+            for (const d of options.defenses) (counts.grayBox.defenses[d.name] as number[])[i] = (counts.grayBox.defenses[d.name]![i] as number) + correct(d.model, r.adversarial, y);
+          });
+        } finally {
+          result.dispose();
+        }
+      });
+    }
+    for (const mode of modes) {
+      if (mode === 'gray-box') continue;
+      for (const d of options.defenses) {
+        timed(mode, () => {
+          const stochastic = mode === 'eot' && randomised.get(d.name) === true;
+          if (stochastic) setStochastic(d.model, true);
+          try {
+            const target: Model = mode === 'bpda' ? d.model.bpda() : d.model;
+            const attack = mode === 'eot' && stochastic ? eotAttack : adaptiveAttack;
+            const result = attack.run(target, x, y, threat);
+            try {
+              result.perEpsilon.forEach((r, i) => {
+                const held = mode === 'bpda' || stochastic ? correct(d.model, r.adversarial, y) : scope(() => r.success.logicalNot().sum().item());
+                const row = counts.adaptive[mode]![d.name] as number[];
+                row[i] = (row[i] as number) + held;
+              });
+            } finally {
+              result.dispose();
+            }
+          } finally {
+            if (stochastic) setStochastic(d.model, false);
+          }
+        });
+      }
+    }
+    progress?.tick(x.shape[0] as number);
+  }
+  progress?.end();
+  const n = data.length;
+  const frac = (row: number[]): number[] => row.map((c) => c / n);
+  return {
+    attack: options.attack, attackOptions, norm: threat.norm, epsilons, samples: n, modes,
+    clean: { source: counts.clean.source / n, defenses: Object.fromEntries(Object.entries(counts.clean.defenses).map(([k, v]) => [k, v / n])) },
+    grayBox: modes.includes('gray-box')
+      ? { source: frac(counts.grayBox.source), defenses: Object.fromEntries(Object.entries(counts.grayBox.defenses).map(([k, v]) => [k, frac(v)])) }
+      : null,
+    adaptive: Object.fromEntries(Object.entries(counts.adaptive).map(([mode, byDefense]) => [mode, Object.fromEntries(Object.entries(byDefense).map(([k, v]) => [k, frac(v)]))])),
+    notes, seconds,
+  };
+}
