@@ -58,6 +58,8 @@ export interface A3Settings {
   layer?: string;
   /** Mean (default) or sum of |Att(x) - g(x_adv)| over the cells (see the file comment). */
   reduction?: A3Reduction;
+  /** Divide g(x_adv) by its maximum (default true; false compares the raw map with the binary Att(x)). */
+  normalize?: boolean;
 }
 
 /** A classifier whose forward pass also records the tap activation and the input, for the attack objective. */
@@ -78,7 +80,7 @@ class ActivationTap implements Model {
 function resolveSettings(settings: A3Settings, name: string): Required<Omit<A3Settings, 'layer'>> & { layer: string | undefined } {
   const reduction = settings.reduction ?? 'mean';
   if (reduction !== 'mean' && reduction !== 'sum') throw new BastionError(`${name}: reduction must be mean or sum, got '${String(reduction)}'`, { exitCode: 2 });
-  return { sigma: checkNumber(settings.sigma ?? 10, 'sigma', name), layer: settings.layer, reduction };
+  return { sigma: checkNumber(settings.sigma ?? 10, 'sigma', name), layer: settings.layer, reduction, normalize: settings.normalize ?? true };
 }
 
 function tapOf(ctx: AttackContext, name: string): ActivationTap {
@@ -112,7 +114,7 @@ function originalAttention(ctx: AttackContext, x: Tensor, y: Tensor, name: strin
  * the forward pass that produced `logits`. Under noGrad (the final evaluation of an iterate) the
  * map is recomputed with gradients switched on, from the recorded input.
  */
-function attentionDeviation(ctx: AttackContext, logits: Tensor, active: ActiveSet, settings: { sigma: number; reduction: A3Reduction }, name: string): Tensor {
+function attentionDeviation(ctx: AttackContext, logits: Tensor, active: ActiveSet, settings: { sigma: number; reduction: A3Reduction; normalize: boolean }, name: string): Tensor {
   const tap = tapOf(ctx, name);
   const y = active.get('y');
   return scope(() => {
@@ -127,7 +129,7 @@ function attentionDeviation(ctx: AttackContext, logits: Tensor, active: ActiveSe
         return gradCamFromActivation(again.logits, again.activation, y);
       }));
     }
-    const normalised = maps.div(maps.amax([1, 2], true).clamp(1e-12));
+    const normalised = settings.normalize ? maps.div(maps.amax([1, 2], true).clamp(1e-12)) : maps;
     const difference = normalised.sub(active.get('attention')).abs().flatten(1);
     return (settings.reduction === 'mean' ? difference.mean(1) : difference.sum(1)).mul(settings.sigma);
   });

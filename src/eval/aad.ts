@@ -110,6 +110,8 @@ export interface A3EvaluationOptions {
   sigma?: number;
   /** Mean (default) or sum of the attention difference over the cells (src/attacks/a3.ts). */
   reduction?: 'mean' | 'sum';
+  /** Divide the adversarial map by its maximum (default true, src/attacks/a3.ts). */
+  normalize?: boolean;
   batchSize?: number;
   limit?: number;
   seed?: number;
@@ -131,6 +133,7 @@ export interface A3EvaluationResult {
   steps: number;
   sigma: number;
   reduction: 'mean' | 'sum';
+  normalize: boolean;
   /** Images evaluated and how many of them form I_att (clean-correct). */
   samples: number;
   iatt: number;
@@ -147,13 +150,14 @@ export async function evaluateA3(model: Classifier, dataset: Dataset, options: A
   const steps = options.steps ?? 3;
   const sigma = options.sigma ?? 10;
   const reduction = options.reduction ?? 'mean';
+  const normalize = options.normalize ?? true;
   const seed = options.seed ?? 0;
   model.eval();
   const attacks: [keyof Omit<A3Row, 'eps'>, Attack][] = [
     ['iterStepLL', new IterStepLL({ steps, carryOver: false })],
-    ['iterStepLLA3', new A3IterStepLL({ steps, sigma, reduction, carryOver: false })],
+    ['iterStepLLA3', new A3IterStepLL({ steps, sigma, reduction, normalize, carryOver: false })],
     ['pgd', new PGD({ steps, seed, carryOver: false })],
-    ['pgdA3', new A3PGD({ steps, sigma, reduction, seed, carryOver: false })],
+    ['pgdA3', new A3PGD({ steps, sigma, reduction, normalize, seed, carryOver: false })],
   ];
   const details: Record<string, RobustnessResult> = {};
   for (const [key, attack] of attacks) {
@@ -168,7 +172,7 @@ export async function evaluateA3(model: Classifier, dataset: Dataset, options: A
     for (const [key] of attacks) row[key] = 1 - ((details[key] as RobustnessResult).perEpsilon[i]?.successRateOnCorrect ?? NaN);
     return row;
   });
-  return { steps, sigma, reduction, samples: first.samples, iatt: Math.round(first.cleanAccuracy * first.samples), rows, details };
+  return { steps, sigma, reduction, normalize, samples: first.samples, iatt: Math.round(first.cleanAccuracy * first.samples), rows, details };
 }
 
 /** Options of {@link attentionAnalysis}. */

@@ -73,12 +73,13 @@ async function runExperiment(experiment: 'table6' | 'a3' | 'attention', values: 
       if (epsilons.length === 0) throw new UsageError('a3 needs --eps LIST', 'paper 004 Table 7 uses 4/255 on ImageNet; on MNIST e.g. --eps 0.05,0.1,0.15');
       const options = {
         epsilons, steps: numberOption(values, 'steps', 3, { min: 1, integer: true }), sigma: numberOption(values, 'sigma', 10, { min: 0 }),
-        reduction: choiceOption(values, 'reduction', ['mean', 'sum'] as const, 'mean'), ...common,
+        reduction: choiceOption(values, 'reduction', ['mean', 'sum'] as const, 'mean'),
+        normalize: choiceOption(values, 'map', ['max', 'raw'] as const, 'max') === 'max', ...common,
       };
       settings = options;
       const r = await aad.evaluateA3(model, dataset, options);
       result = r;
-      print(`A3 (Table 7 analogue) on ${data}: I_att = ${r.iatt} of ${r.samples} images, ${r.steps} iterations, sigma ${r.sigma} (${r.reduction})`);
+      print(`A3 (Table 7 analogue) on ${data}: I_att = ${r.iatt} of ${r.samples} images, ${r.steps} iterations, sigma ${r.sigma} (${r.reduction}, ${r.normalize ? 'max-normalised' : 'raw'} map)`);
       print('| eps | Iter-StepLL | Iter-StepLL+A3 | PGD | PGD+A3 |');
       print('|---|---|---|---|---|');
       for (const row of r.rows) print(`| ${+row.eps.toFixed(4)} | ${pct(row.iterStepLL)} | ${pct(row.iterStepLLA3)} | ${pct(row.pgd)} | ${pct(row.pgdA3)} |`);
@@ -135,6 +136,7 @@ export const evalAadCommand: Command = {
     steps: { type: 'string', valueName: 'N', description: 'a3: iterations (default 3, paper 004 Table 7)' },
     sigma: { type: 'string', valueName: 'X', description: 'a3: attention weight (default 10)' },
     reduction: { type: 'string', valueName: 'mean|sum', description: 'a3: reduce |Att - g| over the cells by mean (default) or sum' },
+    map: { type: 'string', valueName: 'max|raw', description: 'a3: divide the adversarial Grad-CAM map by its maximum (default) or use it raw' },
     cells: { type: 'string', valueName: 'LIST', description: 'attention: top cells kept (default 5,10,20,30)' },
     'adversarial-class': { type: 'string', valueName: 'predicted|label', description: 'attention: class the adversarial map explains (default predicted)' },
     layer: { type: 'string', valueName: 'NAME', description: 'attention: Grad-CAM tap point (default: the model\'s)' },
