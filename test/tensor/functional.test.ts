@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { arange, manualSeed, ones, randn, scope, tensor, zeros } from '../../src/tensor/index.js';
+import { arange, grad, manualSeed, ones, randn, scope, tensor, zeros, type Tensor } from '../../src/tensor/index.js';
 import * as F from '../../src/nn/functional.js';
 import { assertClose, assertTensor } from '../helpers/assert.js';
 import { gradcheck, gradgradcheck } from '../helpers/gradcheck.js';
@@ -41,6 +41,34 @@ describe('convolutions and linear layers', () => {
       assertTensor(F.convTranspose2d(x, w), [1, 1, 3, 3], [1, 3, 2, 4, 10, 6, 3, 7, 4]);
       assertTensor(F.convTranspose2d(x, w, tensor([1]), { stride: 2 }), [1, 1, 4, 4],
         [2, 2, 3, 3, 2, 2, 3, 3, 4, 4, 5, 5, 4, 4, 5, 5]);
+    });
+  });
+
+  it('convTranspose2d as a convolution equals libtorch\'s transposed convolution (values and gradients)', () => {
+    scope(() => {
+      manualSeed(9);
+      const configs = [
+        { stride: 1, padding: 0, outputPadding: 0, dilation: 1, groups: 1, k: [3, 3], c: [4, 6] },
+        { stride: 2, padding: 1, outputPadding: 1, dilation: 1, groups: 1, k: [3, 3], c: [4, 6] },
+        { stride: 2, padding: 0, outputPadding: 0, dilation: 1, groups: 1, k: [3, 3], c: [3, 5] },
+        { stride: 3, padding: 2, outputPadding: 2, dilation: 1, groups: 1, k: [5, 4], c: [2, 3] },
+        { stride: 2, padding: 1, outputPadding: 0, dilation: 2, groups: 1, k: [3, 3], c: [4, 4] },
+        { stride: 2, padding: 1, outputPadding: 1, dilation: 1, groups: 2, k: [3, 3], c: [4, 6] },
+      ];
+      for (const { k, c, ...options } of configs) {
+        const x = randn([2, c[0] as number, 5, 6]).requiresGrad_();
+        const w = randn([c[0] as number, (c[1] as number) / options.groups, k[0] as number, k[1] as number]).requiresGrad_();
+        const b = randn([c[1] as number]);
+        const a = F.convTranspose2d(x, w, b, { ...options, algorithm: 'native' });
+        const v = F.convTranspose2d(x, w, b, { ...options, algorithm: 'convolution' });
+        const what = JSON.stringify(options);
+        assert.deepEqual([...v.shape], [...a.shape], what);
+        assert.ok(v.allclose(a, 1e-4, 1e-4), `values differ for ${what}`);
+        const g = randn([...a.shape]);
+        const [gxa, gwa] = grad(a.mul(g).sum(), [x, w]);
+        const [gxv, gwv] = grad(v.mul(g).sum(), [x, w]);
+        assert.ok((gxv as Tensor).allclose(gxa as Tensor, 1e-4, 1e-4) && (gwv as Tensor).allclose(gwa as Tensor, 1e-4, 1e-4), `gradients differ for ${what}`);
+      }
     });
   });
 
