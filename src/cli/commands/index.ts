@@ -11,5 +11,6 @@ import { evalCommand } from './eval.js';
 import { attackCommand } from './attack.js';
 import { gradcamCommand } from './gradcam.js';
 import { evalAadCommand } from './eval-aad.js';
+import { reproduceCommand } from './reproduce.js';
 
-export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, attackCommand, gradcamCommand, evalAadCommand];
+export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, attackCommand, gradcamCommand, evalAadCommand, reproduceCommand];

@@ -1,0 +1,448 @@
+/**
+ * Paper experiments as versioned config files (experiments/*.json) and the runner behind
+ * `bastion reproduce`: train (or reuse) the models an experiment names, run its evaluations, and
+ * resolve its tables — ours beside the paper's — into one results.json with provenance, from which
+ * Markdown, CSV and the HTML report are rendered (src/report), never computed twice.
+ *
+ * Trained models are cached by a hash of their spec (architecture, data, recipe, seed, mode, and
+ * the hashes of the models they depend on), so a second run of an experiment — or another
+ * experiment needing the same model — only evaluates.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { packageRoot } from '../tensor/native.js';
+import { BastionError, DataError } from '../util/errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { collectProvenance, type Provenance } from '../io/provenance.js';
+import { loadDataset } from '../data/index.js';
+import { loadClassifier, loadPurifier, trainClassifier, type ClassifierRecipe, type Classifier, type Purifier } from '../models/index.js';
+import { trainPurifier, type PurifierTrainingMode } from '../defenses/purifier-training.js';
+import { loadEnsemble, trainKFoldEnsemble, type Ensemble } from '../defenses/ensemble.js';
+import { DefendedClassifier } from '../defenses/defended.js';
+import { createAttack } from '../attacks/registry.js';
+import type { Norm } from '../attacks/types.js';
+import { evaluateRobustness } from './robustness.js';
+import { evaluateDefenses, type EvaluationMode } from './defense.js';
+import { measureLatency } from './latency.js';
+import { paperTable, type PaperEntry } from './paper.js';
+
+/** Bumped when training code changes in a way that invalidates cached models. */
+export const MODEL_CACHE_VERSION = 1;
+
+/** A model an experiment trains (or finds in the cache). */
+export interface ModelSpec {
+  id: string;
+  kind: 'classifier' | 'purifier' | 'ensemble';
+  architecture: string;
+  data: string;
+  seed?: number;
+  /** Recipe fields (epochs, lr, ...; for purifiers also noiseFactor, model, adversarial). */
+  recipe?: Record<string, unknown>;
+  /** Train on the first N images only (smoke runs). */
+  limit?: number;
+  /** Image folders: size and channels. */
+  dataOptions?: { size?: number; channels?: 1 | 3 };
+  /** Purifiers: training mode and the classifier (model id) adversarial examples are crafted on. */
+  mode?: PurifierTrainingMode;
+  classifier?: string;
+  /** Ensembles: folds. */
+  k?: number;
+  /** Classifiers: a training-time defense (e.g. { type: 'madry', eps: 0.3, aad: {...} }), see registerClassifierDefense. */
+  defense?: Record<string, unknown>;
+}
+
+/** One evaluation of an experiment. */
+export type EvaluationSpec =
+  | { id: string; type: 'attack'; model: string; data: string; attack: string; attackOptions?: Record<string, unknown>; epsilons: number[]; norm?: Norm; limit?: number }
+  | {
+    id: string; type: 'defense'; classifier: string; purifiers: string[]; ensemble?: string; data: string; attack: string;
+    attackOptions?: Record<string, unknown>; epsilons: number[]; norm?: Norm; modes?: EvaluationMode[]; eotSamples?: number; limit?: number; seed?: number;
+  }
+  | { id: string; type: 'latency'; classifier: string; purifiers?: string[]; batchSize?: number }
+  | { id: string; type: string; [key: string]: unknown };
+
+/** Where a table cell's value comes from. */
+export type CellSpec =
+  | { paper: string; select: Partial<PaperEntry> }
+  | { result: string; path: string }
+  | { value: number | string | null };
+
+/** A table of an experiment: rows of labelled cells under named columns. */
+export interface TableSpec {
+  id: string;
+  title: string;
+  columns: string[];
+  rows: { label: string; cells: Record<string, CellSpec> }[];
+  /** Pairs of columns [ours, paper] whose difference is reported as "ours - paper". */
+  differences?: [string, string][];
+  note?: string;
+}
+
+/** An experiment config file. */
+export interface Experiment {
+  name: string;
+  version: number;
+  title: string;
+  papers: string[];
+  description: string;
+  /** Minutes this takes on a 2-core machine from a cold cache (measured), for `reproduce --list`. */
+  estimateMinutes: number;
+  /** A smoke run: tiny data or few epochs; its numbers are not comparable with the paper's. */
+  smoke?: boolean;
+  models: ModelSpec[];
+  evaluations: EvaluationSpec[];
+  tables: TableSpec[];
+}
+
+/** A resolved table: every cell a number, string or null. */
+export interface ResolvedTable {
+  id: string;
+  title: string;
+  columns: string[];
+  rows: { label: string; values: Record<string, number | string | null> }[];
+  note?: string;
+}
+
+/** What `bastion reproduce` writes as results.json. */
+export interface ExperimentResults {
+  format: 'bastion-experiment-results';
+  version: 1;
+  experiment: Experiment;
+  configHash: string;
+  smoke: boolean;
+  startedAt: string;
+  wallSeconds: number;
+  models: Record<string, { dir: string; cached: boolean; seconds: number; training: Record<string, unknown> | null }>;
+  evaluations: Record<string, { type: string; seconds: number; result: unknown }>;
+  tables: ResolvedTable[];
+  provenance: Provenance;
+}
+
+/** A training-time classifier defense (adversarial training, AAD); registered by src/defenses. */
+export type ClassifierDefenseTrainer = (spec: ModelSpec, out: string, options: { progress: boolean }) => Promise<void>;
+const classifierDefenses = new Map<string, ClassifierDefenseTrainer>();
+
+/** Registers the trainer for `defense.type` in model specs (e.g. 'madry', 'alp', 'trades'). */
+export function registerClassifierDefense(type: string, trainer: ClassifierDefenseTrainer): void {
+  classifierDefenses.set(type, trainer);
+}
+
+/** Runs an evaluation of a custom type; receives the spec and the loaded model directories. */
+export type EvaluationHandler = (spec: EvaluationSpec, context: { modelDir(id: string): string; progress: boolean }) => Promise<unknown>;
+const evaluationHandlers = new Map<string, EvaluationHandler>();
+
+/** Registers a handler for evaluations of `type` (beyond attack, defense and latency). */
+export function registerEvaluation(type: string, handler: EvaluationHandler): void {
+  evaluationHandlers.set(type, handler);
+}
+
+/** The folder holding the experiment configs. */
+export function experimentsDir(): string {
+  return join(packageRoot, 'experiments');
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value as object).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function sha(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Checks an experiment's structure; errors name the file and the field. */
+export function validateExperiment(value: unknown, file: string): Experiment {
+  const e = value as Experiment;
+  if (e === null || typeof e !== 'object') throw new DataError(file, 'must hold a JSON object');
+  for (const key of ['name', 'title', 'description'] as const) if (typeof e[key] !== 'string' || e[key] === '') throw new DataError(file, `'${key}' must be a non-empty string`);
+  if (!Number.isInteger(e.version) || e.version < 1) throw new DataError(file, `'version' must be a positive integer`);
+  if (typeof e.estimateMinutes !== 'number' || e.estimateMinutes <= 0) throw new DataError(file, `'estimateMinutes' must be a positive number`);
+  for (const key of ['models', 'evaluations', 'tables'] as const) if (!Array.isArray(e[key])) throw new DataError(file, `'${key}' must be an array`);
+  const ids = new Set<string>();
+  for (const m of e.models) {
+    if (typeof m.id !== 'string' || ids.has(m.id)) throw new DataError(file, `model ids must be unique strings (problem at ${JSON.stringify(m.id)})`);
+    ids.add(m.id);
+    if (!['classifier', 'purifier', 'ensemble'].includes(m.kind)) throw new DataError(file, `model '${m.id}': kind must be classifier, purifier or ensemble`);
+    if (typeof m.architecture !== 'string' || typeof m.data !== 'string') throw new DataError(file, `model '${m.id}': architecture and data are required`);
+    if (m.kind === 'purifier' && m.classifier !== undefined && !e.models.some((o) => o.id === m.classifier)) {
+      throw new DataError(file, `model '${m.id}': classifier '${m.classifier}' is not a model of this experiment`);
+    }
+  }
+  const evalIds = new Set<string>();
+  for (const ev of e.evaluations) {
+    if (typeof ev.id !== 'string' || evalIds.has(ev.id)) throw new DataError(file, `evaluation ids must be unique strings (problem at ${JSON.stringify(ev.id)})`);
+    evalIds.add(ev.id);
+    const refs = [(ev as { model?: string }).model, (ev as { classifier?: string }).classifier, ...((ev as { purifiers?: string[] }).purifiers ?? []), (ev as { ensemble?: string }).ensemble];
+    for (const r of refs) if (r !== undefined && !ids.has(r)) throw new DataError(file, `evaluation '${ev.id}' names model '${r}', which is not defined`);
+  }
+  for (const t of e.tables) {
+    for (const row of t.rows) {
+      for (const [column, cell] of Object.entries(row.cells)) {
+        if (!t.columns.includes(column)) throw new DataError(file, `table '${t.id}' row '${row.label}': unknown column '${column}'`);
+        if ('result' in cell && !evalIds.has(cell.result)) throw new DataError(file, `table '${t.id}' row '${row.label}': evaluation '${cell.result}' is not defined`);
+        if ('paper' in cell) paperTable(cell.paper);
+      }
+    }
+  }
+  return e;
+}
+
+/** Reads and validates experiments/<name>.json (or a path). */
+export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
+  const file = nameOrPath.endsWith('.json') ? resolve(nameOrPath) : join(experimentsDir(), `${nameOrPath}.json`);
+  if (!existsSync(file)) {
+    throw new BastionError(`no experiment '${nameOrPath}'`, { hint: 'see `bastion reproduce --list`', exitCode: 2 });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new DataError(file, `is not valid JSON (${(error as Error).message})`);
+  }
+  return validateExperiment(parsed, file);
+}
+
+/** Every experiment in experiments/, sorted by name. */
+export async function listExperiments(): Promise<Experiment[]> {
+  const dir = experimentsDir();
+  if (!existsSync(dir)) return [];
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(files.map((f) => loadExperiment(join(dir, f))));
+}
+
+/** Cache keys of every model of an experiment (a model's key covers the models it depends on). */
+export function modelKeys(experiment: Experiment): Map<string, string> {
+  const keys = new Map<string, string>();
+  const byId = new Map(experiment.models.map((m) => [m.id, m]));
+  const keyOf = (id: string, seen: Set<string>): string => {
+    const known = keys.get(id);
+    if (known) return known;
+    if (seen.has(id)) throw new BastionError(`experiment ${experiment.name}: model '${id}' depends on itself`);
+    const spec = byId.get(id) as ModelSpec;
+    const { id: _id, ...rest } = spec;
+    void _id;
+    const deps = spec.classifier ? { classifier: keyOf(spec.classifier, new Set([...seen, id])) } : {};
+    const key = sha(canonical({ ...rest, deps, cacheVersion: MODEL_CACHE_VERSION })).slice(0, 16);
+    keys.set(id, key);
+    return key;
+  };
+  for (const m of experiment.models) keyOf(m.id, new Set());
+  return keys;
+}
+
+/** Where cached models live: `$BASTION_CACHE_DIR/models`, else runs/cache/models beside the checkout. */
+export function modelCacheDir(): string {
+  return process.env['BASTION_CACHE_DIR'] ? join(process.env['BASTION_CACHE_DIR'], 'models') : join(packageRoot, 'runs', 'cache', 'models');
+}
+
+function modelDone(spec: ModelSpec, dir: string): boolean {
+  return existsSync(join(dir, spec.kind === 'ensemble' ? 'ensemble.json' : 'model.json'));
+}
+
+async function trainModel(spec: ModelSpec, dir: string, dirs: Map<string, string>, progress: boolean): Promise<Record<string, unknown> | null> {
+  const dataOptions = spec.dataOptions ?? {};
+  if (spec.kind === 'classifier') {
+    if (spec.defense) {
+      const type = String(spec.defense['type']);
+      const trainer = classifierDefenses.get(type);
+      if (!trainer) throw new BastionError(`model '${spec.id}': no trainer registered for defense '${type}'`, { hint: `known: ${[...classifierDefenses.keys()].join(', ') || 'none'}` });
+      await trainer(spec, dir, { progress });
+    } else {
+      await trainClassifier({
+        architecture: spec.architecture, data: spec.data, out: dir, recipe: (spec.recipe ?? {}) as Partial<ClassifierRecipe>,
+        seed: spec.seed ?? 0, dataOptions, ...(spec.limit !== undefined ? { limit: spec.limit } : {}), resume: true, progress,
+      });
+    }
+    const { model, meta } = await loadClassifier(dir);
+    model.dispose();
+    return meta.training ?? null;
+  }
+  if (spec.kind === 'purifier') {
+    const result = await trainPurifier({
+      architecture: spec.architecture, data: spec.data, out: dir, mode: spec.mode ?? 'clean',
+      ...(spec.classifier ? { classifier: dirs.get(spec.classifier) as string } : {}),
+      recipe: (spec.recipe ?? {}) as never, seed: spec.seed ?? 0, dataOptions, ...(spec.limit !== undefined ? { limit: spec.limit } : {}), resume: true, progress,
+    });
+    return { mode: result.mode, testMse: result.testMse, classifierAccuracy: result.classifierAccuracy, purifiedAccuracy: result.purifiedAccuracy };
+  }
+  const manifest = await trainKFoldEnsemble({
+    architecture: spec.architecture, data: spec.data, out: dir, k: spec.k ?? 10, recipe: (spec.recipe ?? {}) as Partial<ClassifierRecipe>,
+    seed: spec.seed ?? 0, dataOptions, ...(spec.limit !== undefined ? { limit: spec.limit } : {}), resume: true, progress,
+  });
+  return { k: manifest.k, memberResults: manifest.memberResults };
+}
+
+/** Reads a value out of a result by a path like `grayBox.defenses.csaae[0]` or `perEpsilon[2].accuracy`. */
+export function readPath(value: unknown, path: string): unknown {
+  const parts = path.match(/[^.[\]]+/g) ?? [];
+  let current: unknown = value;
+  for (const part of parts) {
+    if (current === null || current === undefined) return null;
+    current = (current as Record<string, unknown>)[/^\d+$/.test(part) ? Number(part) : part];
+  }
+  return current ?? null;
+}
+
+function resolveCell(cell: CellSpec, evaluations: ExperimentResults['evaluations']): number | string | null {
+  if ('value' in cell) return cell.value;
+  if ('paper' in cell) {
+    const table = paperTable(cell.paper);
+    const matches = table.entries.filter((e) => Object.entries(cell.select).every(([k, v]) => (e as unknown as Record<string, unknown>)[k] === v));
+    if (matches.length !== 1) throw new BastionError(`paper table ${cell.paper}: ${matches.length} entries match ${JSON.stringify(cell.select)} (expected exactly one)`);
+    return (matches[0] as PaperEntry).value;
+  }
+  const found = evaluations[cell.result];
+  if (!found) return null;
+  const v = readPath(found.result, cell.path);
+  return typeof v === 'number' || typeof v === 'string' ? v : null;
+}
+
+/** Resolves an experiment's tables from its evaluation results (adds the difference columns). */
+export function resolveTables(experiment: Experiment, evaluations: ExperimentResults['evaluations']): ResolvedTable[] {
+  return experiment.tables.map((t) => {
+    const differences = t.differences ?? [];
+    const columns = [...t.columns, ...differences.map(([ours, paper]) => `${ours} - ${paper}`)];
+    const rows = t.rows.map((row) => {
+      const values: Record<string, number | string | null> = {};
+      for (const c of t.columns) values[c] = row.cells[c] ? resolveCell(row.cells[c] as CellSpec, evaluations) : null;
+      for (const [ours, paper] of differences) {
+        const a = values[ours];
+        const b = values[paper];
+        values[`${ours} - ${paper}`] = typeof a === 'number' && typeof b === 'number' ? a - b : null;
+      }
+      return { label: row.label, values };
+    });
+    return { id: t.id, title: t.title, columns, rows, ...(t.note ? { note: t.note } : {}) };
+  });
+}
+
+/** Options of {@link runExperiment}. */
+export interface RunExperimentOptions {
+  /** Where results.json goes. */
+  out: string;
+  /** Re-train even cached models. */
+  retrain?: boolean;
+  /** Run only these evaluations (ids). */
+  only?: string[];
+  progress?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Trains or reuses every model, runs every evaluation, resolves the tables, writes results.json. */
+export async function runExperiment(experiment: Experiment, options: RunExperimentOptions): Promise<ExperimentResults> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const progress = options.progress ?? true;
+  const log = options.log ?? (() => undefined);
+  const keys = modelKeys(experiment);
+  const dirs = new Map<string, string>();
+  const models: ExperimentResults['models'] = {};
+  for (const spec of experiment.models) {
+    const dir = join(modelCacheDir(), `${spec.id}-${keys.get(spec.id)}`);
+    dirs.set(spec.id, dir);
+    const cached = !options.retrain && modelDone(spec, dir);
+    const t0 = performance.now();
+    log(`${cached ? 'cached' : 'training'} ${spec.kind} ${spec.id} (${spec.architecture} on ${spec.data}) -> ${dir}`);
+    const training = cached ? await cachedTraining(spec, dir) : await trainModel(spec, dir, dirs, progress);
+    models[spec.id] = { dir, cached, seconds: (performance.now() - t0) / 1000, training };
+  }
+  const evaluations: ExperimentResults['evaluations'] = {};
+  for (const spec of experiment.evaluations) {
+    if (options.only && !options.only.includes(spec.id)) continue;
+    log(`evaluating ${spec.id} (${spec.type})`);
+    const t0 = performance.now();
+    const result = await runEvaluation(spec, dirs, progress);
+    evaluations[spec.id] = { type: spec.type, seconds: (performance.now() - t0) / 1000, result };
+  }
+  const results: ExperimentResults = {
+    format: 'bastion-experiment-results', version: 1, experiment, configHash: sha(canonical(experiment)).slice(0, 16),
+    smoke: experiment.smoke === true, startedAt, wallSeconds: (performance.now() - started) / 1000, models, evaluations,
+    tables: resolveTables(experiment, evaluations), provenance: collectProvenance({ command: `bastion reproduce ${experiment.name}` }),
+  };
+  await mkdir(options.out, { recursive: true });
+  await writeFileAtomic(join(options.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  return results;
+}
+
+async function cachedTraining(spec: ModelSpec, dir: string): Promise<Record<string, unknown> | null> {
+  if (spec.kind === 'ensemble') {
+    const manifest = JSON.parse(await readFile(join(dir, 'ensemble.json'), 'utf8')) as { k: number; memberResults: unknown };
+    return { k: manifest.k, memberResults: manifest.memberResults };
+  }
+  const meta = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { training?: Record<string, unknown> };
+  return meta.training ?? null;
+}
+
+async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, progress: boolean): Promise<unknown> {
+  const dirOf = (id: string): string => {
+    const dir = dirs.get(id);
+    if (!dir) throw new BastionError(`evaluation '${spec.id}' names unknown model '${id}'`);
+    return dir;
+  };
+  const owned: { dispose(): void }[] = [];
+  try {
+    if (spec.type === 'attack') {
+      const s = spec as Extract<EvaluationSpec, { type: 'attack' }>;
+      const { model } = await loadClassifier(dirOf(s.model));
+      owned.push(model);
+      const data = await loadDataset(s.data, { split: 'test' });
+      owned.push(data);
+      return await evaluateRobustness(model, data, {
+        attack: createAttack(s.attack, s.attackOptions ?? {}), threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons },
+        ...(s.limit !== undefined ? { limit: s.limit } : {}), progress,
+      });
+    }
+    if (spec.type === 'defense') {
+      const s = spec as Extract<EvaluationSpec, { type: 'defense' }>;
+      const { model: classifier } = await loadClassifier(dirOf(s.classifier));
+      owned.push(classifier);
+      const purifiers: { id: string; model: Purifier }[] = [];
+      for (const id of s.purifiers) {
+        const { model } = await loadPurifier(dirOf(id));
+        owned.push(model);
+        purifiers.push({ id, model });
+      }
+      let ensemble: Ensemble | null = null;
+      if (s.ensemble) {
+        ensemble = (await loadEnsemble(dirOf(s.ensemble))).ensemble;
+        owned.push(ensemble);
+      }
+      const behind: Classifier | Ensemble = classifier;
+      const defenses = [
+        ...purifiers.map((p) => ({ name: p.id, model: new DefendedClassifier(p.model, behind) })),
+        ...(ensemble ? purifiers.map((p) => ({ name: `${p.id}+${s.ensemble}`, model: new DefendedClassifier(p.model, ensemble as Ensemble) })) : []),
+      ];
+      const data = await loadDataset(s.data, { split: 'test' });
+      owned.push(data);
+      return await evaluateDefenses({
+        source: classifier, defenses, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {},
+        threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons }, ...(s.modes ? { modes: s.modes } : {}),
+        ...(s.eotSamples !== undefined ? { eotSamples: s.eotSamples } : {}), ...(s.limit !== undefined ? { limit: s.limit } : {}),
+        seed: s.seed ?? 0, progress,
+      });
+    }
+    if (spec.type === 'latency') {
+      const s = spec as Extract<EvaluationSpec, { type: 'latency' }>;
+      const { model: classifier } = await loadClassifier(dirOf(s.classifier));
+      owned.push(classifier);
+      const shape = [classifier.channels, classifier.height, classifier.width] as const;
+      const out: Record<string, unknown> = { classifier: measureLatency(classifier, shape, s.batchSize ? { batchSize: s.batchSize } : {}) };
+      for (const id of s.purifiers ?? []) {
+        const { model } = await loadPurifier(dirOf(id));
+        owned.push(model);
+        out[id] = measureLatency(new DefendedClassifier(model, classifier), shape, s.batchSize ? { batchSize: s.batchSize } : {});
+      }
+      return out;
+    }
+    const handler = evaluationHandlers.get(spec.type);
+    if (!handler) throw new BastionError(`evaluation '${spec.id}': unknown type '${spec.type}'`, { hint: `known: attack, defense, latency${[...evaluationHandlers.keys()].map((k) => `, ${k}`).join('')}` });
+    return await handler(spec, { modelDir: dirOf, progress });
+  } finally {
+    for (const o of owned) o.dispose();
+  }
+}

@@ -1,0 +1,94 @@
+/** Experiment configs, model cache keys, table resolution, and a tiny end-to-end reproduce run. */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  listExperiments, modelKeys, readPath, resolveTables, runExperiment, validateExperiment, type Experiment,
+} from '../../src/eval/experiment.js';
+import { tableToCsv, tableToMarkdown } from '../../src/report/tables.js';
+import { setProgressOutput } from '../../src/util/progress.js';
+import { writePatchDataset } from '../defenses/fixtures.js';
+
+const root = mkdtempSync(join(tmpdir(), 'bastion-experiment-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function tiny(data: string): Experiment {
+  return {
+    name: 'tiny', version: 1, title: 'Tiny', papers: ['000'], description: 'test', estimateMinutes: 1, smoke: true,
+    models: [{ id: 'cnn', kind: 'classifier', architecture: 'kfold-cnn', data, recipe: { epochs: 2, valCount: 0, batchSize: 32, flip: false, cropPadding: 0 } }],
+    evaluations: [{ id: 'fgsm', type: 'attack', model: 'cnn', data, attack: 'fgsm', epsilons: [0, 0.1, 0.6], attackOptions: { carryOver: false } }],
+    tables: [{
+      id: 'table1', title: 'FGSM', columns: ['paper', 'ours'],
+      rows: [0, 0.1, 0.6].map((e, i) => ({
+        label: `eps ${e}`,
+        cells: { paper: { paper: 'paper000-table1', select: { dataset: 'mnist', attack: 'fgsm', epsilon: e } }, ours: { result: 'fgsm', path: `perEpsilon[${i}].accuracy` } },
+      })),
+      differences: [['ours', 'paper']],
+    }],
+  };
+}
+
+describe('experiment configs', () => {
+  it('validates the shipped experiments', async () => {
+    const experiments = await listExperiments();
+    assert.ok(experiments.length >= 1);
+    for (const e of experiments) assert.ok(e.estimateMinutes > 0 && e.models.length > 0, e.name);
+  });
+
+  it('rejects broken configs with the field named', () => {
+    const base = tiny('x');
+    assert.throws(() => validateExperiment({ ...base, estimateMinutes: 0 }, 'f.json'), /f\.json: 'estimateMinutes' must be a positive number/);
+    assert.throws(() => validateExperiment({ ...base, evaluations: [{ ...base.evaluations[0], model: 'nope' }] }, 'f.json'), /names model 'nope', which is not defined/);
+    assert.throws(() => validateExperiment({ ...base, models: [...base.models, { ...base.models[0] }] }, 'f.json'), /model ids must be unique/);
+    const badTable = { ...base, tables: [{ ...base.tables[0]!, rows: [{ label: 'r', cells: { nope: { value: 1 } } }] }] };
+    assert.throws(() => validateExperiment(badTable, 'f.json'), /unknown column 'nope'/);
+  });
+
+  it('keys cached models by their spec and the specs of the models they depend on', () => {
+    const e = tiny('data');
+    const withPurifier: Experiment = { ...e, models: [...e.models, { id: 'p', kind: 'purifier', architecture: 'dae', data: 'data', mode: 'adversarial', classifier: 'cnn' }] };
+    const keys = modelKeys(withPurifier);
+    assert.equal(keys.get('cnn'), modelKeys(e).get('cnn'), 'same spec, same key');
+    const changed: Experiment = { ...withPurifier, models: [{ ...withPurifier.models[0]!, seed: 1 }, withPurifier.models[1]!] };
+    const changedKeys = modelKeys(changed);
+    assert.notEqual(changedKeys.get('cnn'), keys.get('cnn'));
+    assert.notEqual(changedKeys.get('p'), keys.get('p'), 'a dependency change re-keys the dependent model');
+  });
+
+  it('reads result paths and resolves tables with paper values and differences', () => {
+    assert.equal(readPath({ a: { b: [1, { c: 7 }] } }, 'a.b[1].c'), 7);
+    assert.equal(readPath({ a: 1 }, 'a.missing.deeper'), null);
+    const e = tiny('data');
+    const tables = resolveTables(e, { fgsm: { type: 'attack', seconds: 1, result: { perEpsilon: [{ accuracy: 0.99 }, { accuracy: 0.9 }, { accuracy: 0.3 }] } } });
+    const row = tables[0]!.rows[1]!;
+    assert.equal(row.values['paper'], 0.9232);
+    assert.equal(row.values['ours'], 0.9);
+    assert.ok(Math.abs((row.values['ours - paper'] as number) - (0.9 - 0.9232)) < 1e-12);
+    assert.match(tableToMarkdown(tables[0]!), /\| eps 0\.1 \| 92\.32% \| 90\.00% \| -2\.32 \|/);
+    assert.match(tableToCsv(tables[0]!), /^row,paper,ours,ours - paper\neps 0,0\.9919,0\.99,/);
+  });
+});
+
+describe('runExperiment', () => {
+  it('trains, evaluates, writes results.json with provenance, and reuses the cached model the second time', async () => {
+    setProgressOutput(null);
+    process.env['BASTION_CACHE_DIR'] = join(root, 'cache');
+    try {
+      const data = writePatchDataset(join(root, 'data'), 160, 4);
+      const e = tiny(data);
+      const first = await runExperiment(e, { out: join(root, 'out1'), progress: false });
+      assert.equal(first.models['cnn']?.cached, false);
+      const accuracy = first.tables[0]!.rows[0]!.values['ours'] as number;
+      assert.ok(accuracy > 0.5, `clean accuracy ${accuracy}`);
+      const saved = JSON.parse(readFileSync(join(root, 'out1', 'results.json'), 'utf8')) as { provenance: { createdAt: string }; smoke: boolean };
+      assert.ok(saved.provenance.createdAt && saved.smoke === true);
+      const second = await runExperiment(e, { out: join(root, 'out2'), progress: false });
+      assert.equal(second.models['cnn']?.cached, true);
+      assert.deepEqual(second.tables, first.tables, 'same model and seed, same numbers');
+    } finally {
+      delete process.env['BASTION_CACHE_DIR'];
+    }
+  });
+});
