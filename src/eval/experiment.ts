@@ -26,6 +26,7 @@ import type { Norm } from '../attacks/types.js';
 import { evaluateRobustness } from './robustness.js';
 import { evaluateDefenses, type EvaluationMode } from './defense.js';
 import { measureLatency } from './latency.js';
+import { captureExamples } from './examples.js';
 import { paperTable, type PaperEntry } from './paper.js';
 
 /** Bumped when training code changes in a way that invalidates cached models. */
@@ -114,7 +115,7 @@ export interface ExperimentResults {
   smoke: boolean;
   startedAt: string;
   wallSeconds: number;
-  models: Record<string, { dir: string; cached: boolean; seconds: number; training: Record<string, unknown> | null }>;
+  models: Record<string, { dir: string; cached: boolean; seconds: number; training: Record<string, unknown> | null; history: Record<string, unknown>[] }>;
   evaluations: Record<string, { type: string; seconds: number; result: unknown }>;
   tables: ResolvedTable[];
   provenance: Provenance;
@@ -244,7 +245,7 @@ function modelDone(spec: ModelSpec, dir: string): boolean {
   return existsSync(join(dir, spec.kind === 'ensemble' ? 'ensemble.json' : 'model.json'));
 }
 
-async function trainModel(spec: ModelSpec, dir: string, dirs: Map<string, string>, progress: boolean): Promise<Record<string, unknown> | null> {
+async function trainModel(spec: ModelSpec, dir: string, dirs: Map<string, string>, progress: boolean): Promise<void> {
   const dataOptions = spec.dataOptions ?? {};
   if (spec.kind === 'classifier') {
     if (spec.defense) {
@@ -258,23 +259,20 @@ async function trainModel(spec: ModelSpec, dir: string, dirs: Map<string, string
         seed: spec.seed ?? 0, dataOptions, ...(spec.limit !== undefined ? { limit: spec.limit } : {}), resume: true, progress,
       });
     }
-    const { model, meta } = await loadClassifier(dir);
-    model.dispose();
-    return meta.training ?? null;
+    return;
   }
   if (spec.kind === 'purifier') {
-    const result = await trainPurifier({
+    await trainPurifier({
       architecture: spec.architecture, data: spec.data, out: dir, mode: spec.mode ?? 'clean',
       ...(spec.classifier ? { classifier: dirs.get(spec.classifier) as string } : {}),
       recipe: (spec.recipe ?? {}) as never, seed: spec.seed ?? 0, dataOptions, ...(spec.limit !== undefined ? { limit: spec.limit } : {}), resume: true, progress,
     });
-    return { mode: result.mode, testMse: result.testMse, classifierAccuracy: result.classifierAccuracy, purifiedAccuracy: result.purifiedAccuracy };
+    return;
   }
-  const manifest = await trainKFoldEnsemble({
+  await trainKFoldEnsemble({
     architecture: spec.architecture, data: spec.data, out: dir, k: spec.k ?? 10, recipe: (spec.recipe ?? {}) as Partial<ClassifierRecipe>,
     seed: spec.seed ?? 0, dataOptions, ...(spec.limit !== undefined ? { limit: spec.limit } : {}), resume: true, progress,
   });
-  return { k: manifest.k, memberResults: manifest.memberResults };
 }
 
 /** Reads a value out of a result by a path like `grayBox.defenses.csaae[0]` or `perEpsilon[2].accuracy`. */
@@ -348,15 +346,16 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
     const cached = !options.retrain && modelDone(spec, dir);
     const t0 = performance.now();
     log(`${cached ? 'cached' : 'training'} ${spec.kind} ${spec.id} (${spec.architecture} on ${spec.data}) -> ${dir}`);
-    const training = cached ? await cachedTraining(spec, dir) : await trainModel(spec, dir, dirs, progress);
-    models[spec.id] = { dir, cached, seconds: (performance.now() - t0) / 1000, training };
+    if (!cached) await trainModel(spec, dir, dirs, progress);
+    const { training, history } = await trainingRecord(spec, dir);
+    models[spec.id] = { dir, cached, seconds: (performance.now() - t0) / 1000, training, history };
   }
   const evaluations: ExperimentResults['evaluations'] = {};
   for (const spec of experiment.evaluations) {
     if (options.only && !options.only.includes(spec.id)) continue;
     log(`evaluating ${spec.id} (${spec.type})`);
     const t0 = performance.now();
-    const result = await runEvaluation(spec, dirs, progress);
+    const result = await runEvaluation(spec, dirs, progress, options.out);
     evaluations[spec.id] = { type: spec.type, seconds: (performance.now() - t0) / 1000, result };
   }
   const results: ExperimentResults = {
@@ -369,16 +368,17 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
   return results;
 }
 
-async function cachedTraining(spec: ModelSpec, dir: string): Promise<Record<string, unknown> | null> {
+/** How a trained model was trained (model.json `training`, or the ensemble manifest) and its per-epoch history. */
+async function trainingRecord(spec: ModelSpec, dir: string): Promise<{ training: Record<string, unknown> | null; history: Record<string, unknown>[] }> {
   if (spec.kind === 'ensemble') {
     const manifest = JSON.parse(await readFile(join(dir, 'ensemble.json'), 'utf8')) as { k: number; memberResults: unknown };
-    return { k: manifest.k, memberResults: manifest.memberResults };
+    return { training: { k: manifest.k, memberResults: manifest.memberResults }, history: [] };
   }
-  const meta = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { training?: Record<string, unknown> };
-  return meta.training ?? null;
+  const meta = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { training?: Record<string, unknown>; history?: Record<string, unknown>[] };
+  return { training: meta.training ?? null, history: meta.history ?? [] };
 }
 
-async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, progress: boolean): Promise<unknown> {
+async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, progress: boolean, runDir: string): Promise<unknown> {
   const dirOf = (id: string): string => {
     const dir = dirs.get(id);
     if (!dir) throw new BastionError(`evaluation '${spec.id}' names unknown model '${id}'`);
@@ -392,10 +392,12 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
       owned.push(model);
       const data = await loadDataset(s.data, { split: 'test' });
       owned.push(data);
-      return await evaluateRobustness(model, data, {
+      const result = await evaluateRobustness(model, data, {
         attack: createAttack(s.attack, s.attackOptions ?? {}), threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons },
         ...(s.limit !== undefined ? { limit: s.limit } : {}), progress,
       });
+      await captureExamples({ runDir, evaluation: s.id, classifier: model, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons }, seed: 0 });
+      return result;
     }
     if (spec.type === 'defense') {
       const s = spec as Extract<EvaluationSpec, { type: 'defense' }>;
@@ -419,12 +421,14 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
       ];
       const data = await loadDataset(s.data, { split: 'test' });
       owned.push(data);
-      return await evaluateDefenses({
+      const result = await evaluateDefenses({
         source: classifier, defenses, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {},
         threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons }, ...(s.modes ? { modes: s.modes } : {}),
         ...(s.eotSamples !== undefined ? { eotSamples: s.eotSamples } : {}), ...(s.limit !== undefined ? { limit: s.limit } : {}),
         seed: s.seed ?? 0, progress,
       });
+      await captureExamples({ runDir, evaluation: s.id, classifier, defenses, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons }, seed: s.seed ?? 0 });
+      return result;
     }
     if (spec.type === 'latency') {
       const s = spec as Extract<EvaluationSpec, { type: 'latency' }>;
