@@ -163,7 +163,11 @@ export class SubsetDataset implements Dataset {
   /** Indices into `base`, in the order of this view. */
   readonly indices: Int32Array;
 
-  constructor(base: Dataset, indices: ArrayLike<number>, name?: string) {
+  readonly #ownsBase: boolean;
+
+  /** With `ownsBase`, disposing the view disposes `base` too (for views that are the only handle on it). */
+  constructor(base: Dataset, indices: ArrayLike<number>, name?: string, options: { ownsBase?: boolean } = {}) {
+    this.#ownsBase = options.ownsBase ?? false;
     const copy = Int32Array.from(indices);
     for (let i = 0; i < copy.length; i++) {
       const v = copy[i] as number;
@@ -203,8 +207,10 @@ export class SubsetDataset implements Dataset {
     if (this.base.readPixels === undefined) return Promise.reject(new Error(`${this.base.name} has no bulk pixel access`));
     return this.base.readPixels(Int32Array.from(indices, (i) => this.indices[i] as number));
   }
-  /** Owns nothing: dispose the base set instead. */
-  dispose(): void {}
+  /** Disposes the base set if this view owns it (see the constructor); otherwise nothing. */
+  dispose(): void {
+    if (this.#ownsBase) this.base.dispose();
+  }
 }
 
 /** The labels of every sample of a set, in order (fast for in-memory sets and views of them). */

@@ -26,7 +26,7 @@ export {
 export { cacheRoot } from './cache.js';
 export { CATALOG, catalogEntry, type CatalogEntry, type CatalogFile } from './catalog.js';
 export {
-  loadDataset, locateDataset, describeSearch, searchPlaces, userDataDir, downloadRoot, sharedDataDir, missingHint, SOURCE_LABELS,
+  loadDataset, HOLDOUT_FRACTION, locateDataset, describeSearch, searchPlaces, userDataDir, downloadRoot, sharedDataDir, missingHint, SOURCE_LABELS,
   type DataLocation, type LoadDatasetOptions, type LocateOptions, type LocationSource, type SearchedPlace,
 } from './locate.js';
 export {

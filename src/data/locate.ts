@@ -14,7 +14,8 @@ import { basename, join, resolve } from 'node:path';
 import { packageRoot } from '../tensor/native.js';
 import { DataError } from '../util/errors.js';
 import { CATALOG, catalogEntry, type CatalogEntry } from './catalog.js';
-import type { Dataset } from './dataset.js';
+import { SubsetDataset, type Dataset } from './dataset.js';
+import { trainValSplit } from './splits.js';
 import { loadImageFolder, scanImageFolder, type ImageFolderOptions } from './folder.js';
 import { findIdxFile, idxFileNames, loadCifar10, loadIdxFolder, resolveCifarSource } from './readers.js';
 
@@ -170,10 +171,14 @@ export interface LoadDatasetOptions extends LocateOptions, Omit<ImageFolderOptio
   strictCounts?: boolean;
 }
 
+/** Share of a split-less image folder held out as its `test` split (stratified, seed 0). */
+export const HOLDOUT_FRACTION = 0.2;
+
 /**
  * Locates and loads a data set by name or path. IDX and CIFAR sets come in their native shape
  * ([1,28,28], [3,32,32]); `size`, `channels`, `fit`, `inMemory` and the cache options apply to
- * image folders (default 64x64 RGB).
+ * image folders (default 64x64 RGB). A folder without split sub-folders has no test images of
+ * its own: `train` and `test` then take a fixed, stratified {@link HOLDOUT_FRACTION} of it apart.
  */
 export async function loadDataset(name: string, options: LoadDatasetOptions = {}): Promise<Dataset> {
   const location = locateDataset(name, options);
@@ -191,6 +196,13 @@ export async function loadDataset(name: string, options: LoadDatasetOptions = {}
   const { dataDir: _dataDir, split, strictCounts: _strictCounts, ...folderOptions } = options;
   void _dataDir;
   void _strictCounts;
-  const dataset = await loadImageFolder(location.path, { ...folderOptions, ...(split === undefined ? {} : { split }), ...(hint === undefined ? {} : { hint }), namePrefix: location.name });
-  return dataset;
+  if ((split === 'train' || split === 'test') && scanImageFolder(location.path).splits === null) {
+    // A split-less folder (root/<class>/*) has no separate test images: hold out a fixed,
+    // stratified share for `test` and train on the rest, so the two never overlap.
+    const all = await loadImageFolder(location.path, { ...folderOptions, split: 'all', ...(hint === undefined ? {} : { hint }), namePrefix: location.name });
+    const parts = trainValSplit(all, { valFraction: HOLDOUT_FRACTION, seed: 0, stratified: true });
+    const chosen = split === 'train' ? parts.train : parts.val;
+    return new SubsetDataset(all, chosen.indices, `${location.name}/${split} (${split === 'test' ? '' : 'all but '}a held-out ${Math.round(HOLDOUT_FRACTION * 100)}% of a split-less folder)`, { ownsBase: true });
+  }
+  return loadImageFolder(location.path, { ...folderOptions, ...(split === undefined ? {} : { split }), ...(hint === undefined ? {} : { hint }), namePrefix: location.name });
 }
