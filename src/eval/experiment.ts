@@ -56,9 +56,9 @@ export interface ModelSpec {
 
 /** One evaluation of an experiment. */
 export type EvaluationSpec =
-  | { id: string; type: 'attack'; model: string; data: string; attack: string; attackOptions?: Record<string, unknown>; epsilons: number[]; norm?: Norm; limit?: number }
+  | { id: string; type: 'attack'; model: string; data: string; dataOptions?: ModelSpec['dataOptions']; attack: string; attackOptions?: Record<string, unknown>; epsilons: number[]; norm?: Norm; limit?: number }
   | {
-    id: string; type: 'defense'; classifier: string; purifiers: string[]; ensemble?: string; data: string; attack: string;
+    id: string; type: 'defense'; classifier: string; purifiers: string[]; ensemble?: string; data: string; dataOptions?: ModelSpec['dataOptions']; attack: string;
     attackOptions?: Record<string, unknown>; epsilons: number[]; norm?: Norm; modes?: EvaluationMode[]; eotSamples?: number; limit?: number; seed?: number;
   }
   | { id: string; type: 'latency'; classifier: string; purifiers?: string[]; batchSize?: number }
@@ -390,7 +390,7 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
       const s = spec as Extract<EvaluationSpec, { type: 'attack' }>;
       const { model } = await loadClassifier(dirOf(s.model));
       owned.push(model);
-      const data = await loadDataset(s.data, { split: 'test' });
+      const data = await loadDataset(s.data, { ...s.dataOptions, split: 'test' });
       owned.push(data);
       const result = await evaluateRobustness(model, data, {
         attack: createAttack(s.attack, s.attackOptions ?? {}), threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons },
@@ -419,7 +419,7 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
         ...purifiers.map((p) => ({ name: p.id, model: new DefendedClassifier(p.model, behind) })),
         ...(ensemble ? purifiers.map((p) => ({ name: `${p.id}+${s.ensemble}`, model: new DefendedClassifier(p.model, ensemble as Ensemble) })) : []),
       ];
-      const data = await loadDataset(s.data, { split: 'test' });
+      const data = await loadDataset(s.data, { ...s.dataOptions, split: 'test' });
       owned.push(data);
       const result = await evaluateDefenses({
         source: classifier, defenses, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {},
