@@ -22,8 +22,8 @@ export interface Paper004Experiment {
   architecture: string;
   /** Recipe fields over `defaultRecipe` (all that matter are set). */
   recipe: Partial<ClassifierRecipe>;
-  /** The PGD of adversarial training (see `trainingAttackNote`). */
-  trainingAttack: { eps: number; steps: number; stepSize: number };
+  /** The PGD of adversarial training and its eps warm-up in epochs (see `trainingAttackNote`). */
+  trainingAttack: { eps: number; steps: number; stepSize: number; epsWarmupEpochs: number };
   /** Why this training attack (measurements or the paper). */
   trainingAttackNote: string;
   /** Table 6 evaluation: budget, PGD/CW step size (random start), iteration columns. */
@@ -41,14 +41,14 @@ const LENET_RECIPE: Partial<ClassifierRecipe> = {
 export const PAPER004_EXPERIMENTS: Readonly<Record<string, Paper004Experiment>> = {
   mnist: {
     data: 'mnist', architecture: 'lenet', recipe: LENET_RECIPE,
-    trainingAttack: { eps: 0.3, steps: 40, stepSize: 0.01 },
+    trainingAttack: { eps: 0.3, steps: 40, stepSize: 0.01, epsWarmupEpochs: 0 },
     trainingAttackNote: 'Madry et al.\'s MNIST training attack (PGD-40, step 0.01, random start), "the same settings as Madry et al." (sec. 5.1)',
     evaluation: { eps: 0.3, stepSize: 0.01, iterations: [10, 20, 40, 100] },
     paperTable: 'paper004-table6-mnist',
   },
   'fashion-mnist': {
     data: 'fashion-mnist', architecture: 'lenet', recipe: LENET_RECIPE,
-    trainingAttack: { eps: 0.1, steps: 40, stepSize: 0.01 },
+    trainingAttack: { eps: 0.1, steps: 40, stepSize: 0.01, epsWarmupEpochs: 0 },
     trainingAttackNote: 'the MNIST attack (PGD-40, step 0.01, random start) at eps 0.1',
     evaluation: { eps: 0.1, stepSize: 0.01, iterations: [10, 20, 40, 100] },
     paperTable: null,
@@ -59,7 +59,7 @@ export const PAPER004_EXPERIMENTS: Readonly<Record<string, Paper004Experiment>> 
       epochs: 200, batchSize: 100, optimizer: 'adam', lr: 1e-4, weightDecay: 0, schedule: 'constant',
       cropPadding: 4, flip: true, labelSmoothing: 0, valCount: 0, model: {},
     },
-    trainingAttack: { eps: 8 / 255, steps: 7, stepSize: 2 / 255 },
+    trainingAttack: { eps: 8 / 255, steps: 7, stepSize: 2 / 255, epsWarmupEpochs: 0 },
     trainingAttackNote: 'Madry et al.\'s CIFAR-10 training attack (PGD-7, step 2/255, random start)',
     evaluation: { eps: 8 / 255, stepSize: 2 / 255, iterations: [10, 20, 40, 100] },
     paperTable: 'paper004-table6-cifar10',

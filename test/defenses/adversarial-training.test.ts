@@ -110,6 +110,32 @@ describe('adversarial training losses', () => {
     net.dispose();
   });
 
+  it('ramps eps up over the warm-up epochs, following the training loop\'s events', () => {
+    const net = trainedNet(6);
+    const { x, y } = syntheticData(8, 3);
+    const at = adversarialTraining({ method: 'madry', eps: 0.3, steps: 1, epsWarmupEpochs: 2 });
+    const epsOf = (): number => at.metrics['eps']!(x, { x, y });
+    scope(() => {
+      assert.throws(() => at.loss(net.train(), { x, y }), /eps warm-up needs the training loop's events/);
+      at.observe({ type: 'epoch-start', epoch: 0, epochs: 5, lr: 1e-3 });
+      at.loss(net.train(), { x, y });
+      assertClose(epsOf(), 0, 1e-12, 'first batch');
+      at.observe({ type: 'batch', epoch: 0, batch: 0, batches: 4, loss: 1, lr: 1e-3 });
+      at.loss(net.train(), { x, y });
+      assertClose(epsOf(), 0.3 * (0.25 / 2), 1e-12, 'second batch of four');
+      at.observe({ type: 'epoch-start', epoch: 1, epochs: 5, lr: 1e-3 }); // e.g. after a resume
+      at.loss(net.train(), { x, y });
+      assertClose(epsOf(), 0.15, 1e-12, 'start of epoch 2');
+      at.observe({ type: 'epoch-start', epoch: 3, epochs: 5, lr: 1e-3 });
+      at.loss(net.train(), { x, y });
+      assertClose(epsOf(), 0.3, 1e-12, 'after the warm-up');
+      at.loss(net.eval(), { x, y });
+      assertClose(epsOf(), 0.3, 1e-12, 'validation uses the full eps');
+    });
+    for (const t of [x, y]) t.dispose();
+    net.dispose();
+  });
+
   it('rejects bad settings with a clear message', () => {
     assert.throws(() => adversarialTraining({ method: 'fgsm' as never, eps: 0.1 }), /unknown adversarial-training method 'fgsm'/);
     assert.throws(() => adversarialTraining({ method: 'madry', eps: 0 }), /eps must be > 0/);

@@ -42,6 +42,7 @@ export const trainCommand: Command = {
     'classification-loss': { type: 'string', valueName: 'ce|mlsm', description: 'cross-entropy (default) or multi-label soft margin (paper 004\'s L_c)' },
     'alp-weight': { type: 'string', valueName: 'L', description: 'ALP logit-pairing weight (default 0.5)' },
     'trades-beta': { type: 'string', valueName: 'B', description: 'TRADES KL weight (default 6)' },
+    'eps-warmup': { type: 'string', valueName: 'E', description: 'ramp the training eps from 0 over E epochs (default 0, or the recipe\'s)' },
     'keep-work': { type: 'boolean', description: 'keep OUT.work/ (resumable state) after success' },
   },
   examples: [
@@ -79,7 +80,7 @@ export const trainCommand: Command = {
       },
       ...(values['limit'] !== undefined ? { limit: numberOption(values, 'limit', 0, { min: 10, integer: true }) } : {}),
       resume: flag(values, 'resume'), keepWork: flag(values, 'keep-work'),
-      ...(defense ? { loss: defense.loss, metrics: defense.metrics, trainingInfo: { ...defense.info, recipeName } } : {}),
+      ...(defense ? { loss: defense.loss, metrics: defense.metrics, trainingInfo: { ...defense.info, recipeName }, onEvent: defense.observe } : {}),
       command: `bastion train ${process.argv.slice(3).join(' ')}`,
     });
     const acc = result.testAccuracy === null ? 'n/a (no test split)' : `${(result.testAccuracy * 100).toFixed(2)}%`;
@@ -96,8 +97,8 @@ export const trainCommand: Command = {
 };
 
 /** The adversarial-training loss the --defense options ask for (null without --defense). */
-async function defenseFrom(values: OptionValues, recipeAttack: { eps: number; steps: number; stepSize: number } | null) {
-  const adversarialOnly = ['eps', 'attack-steps', 'step-size', 'aad', 'alpha', 'beta', 'classification-loss', 'alp-weight', 'trades-beta'];
+async function defenseFrom(values: OptionValues, recipeAttack: { eps: number; steps: number; stepSize: number; epsWarmupEpochs: number } | null) {
+  const adversarialOnly = ['eps', 'attack-steps', 'step-size', 'aad', 'alpha', 'beta', 'classification-loss', 'alp-weight', 'trades-beta', 'eps-warmup'];
   if (values['defense'] === undefined) {
     const stray = adversarialOnly.find((k) => values[k] !== undefined && values[k] !== false);
     if (stray) throw new UsageError(`--${stray} applies to adversarial training only`, 'add --defense madry|alp|trades');
@@ -125,5 +126,6 @@ async function defenseFrom(values: OptionValues, recipeAttack: { eps: number; st
     ...(values['alp-weight'] !== undefined ? { alpWeight: numberOption(values, 'alp-weight', 0.5, { min: 0 }) } : {}),
     ...(values['trades-beta'] !== undefined ? { tradesBeta: numberOption(values, 'trades-beta', 6, { min: 0 }) } : {}),
     aad: flag(values, 'aad') ? { alpha: numberOption(values, 'alpha', 0.01, { min: 0 }), beta: numberOption(values, 'beta', 0.01, { min: 0 }) } : false,
+    epsWarmupEpochs: numberOption(values, 'eps-warmup', recipeAttack?.epsWarmupEpochs ?? 0, { min: 0 }),
   });
 }
