@@ -71,10 +71,14 @@ export class CAE extends Purifier {
   readonly dec0: ConvGELU;
   readonly out: Conv2d;
 
-  constructor(readonly config: CAEConfig) {
+  /** The full configuration, defaults resolved (what checkpoints record). */
+  readonly config: Required<Omit<CAEConfig, 'stochastic'>> & Pick<CAEConfig, 'stochastic'>;
+
+  constructor(config: CAEConfig) {
     super(config, { latentNoise: config.latentNoise ?? 0.1, stochastic: config.stochastic ?? false });
     const b = config.base ?? 16;
     this.skips = config.skips ?? 'inner';
+    this.config = { ...config, base: b, skips: this.skips, latentNoise: this.latentNoise };
     const s1 = strideTwo(config.height, false);
     const s2 = strideTwo(s1.out, false);
     const w1 = strideTwo(config.width, false);

@@ -56,12 +56,16 @@ export class CSAAE extends Purifier {
   readonly dec0: ConvGELU;
   readonly out: Conv2d;
 
-  constructor(readonly config: CSAAEConfig) {
+  /** The full configuration, defaults resolved (what checkpoints record). */
+  readonly config: Required<Omit<CSAAEConfig, 'stochastic'>> & Pick<CSAAEConfig, 'stochastic'>;
+
+  constructor(config: CSAAEConfig) {
     super(config, { latentNoise: config.latentNoise ?? 0.1, stochastic: config.stochastic ?? false });
     const b = config.base ?? 16;
     const c = 2 * b;
     const heads = config.heads ?? 1;
     this.skips = config.skips ?? 'inner';
+    this.config = { ...config, base: b, heads, skips: this.skips, latentNoise: this.latentNoise };
     const sizes = (side: number) => {
       const a = strideTwo(side, false);
       const b2 = strideTwo(a.out, false);

@@ -22,6 +22,7 @@ export class DAE extends Purifier {
   readonly deconv2: ConvTranspose2d;
   readonly out: Conv2d;
 
+  /** The configuration (this architecture has no hyper-parameters beyond the input shape). */
   constructor(readonly config: DAEConfig) {
     super(config);
     const s1 = strideTwo(config.height, false);

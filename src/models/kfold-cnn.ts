@@ -18,6 +18,7 @@ export class KfoldCNN extends Classifier {
   readonly conv2: Conv2d;
   readonly fc: Linear;
 
+  /** The configuration (this architecture has no hyper-parameters beyond the input shape). */
   constructor(readonly config: ClassifierShape) {
     super(config);
     const side = (s: number): number => Math.floor((Math.floor((s - 2) / 2) - 2) / 2);

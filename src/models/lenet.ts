@@ -27,8 +27,12 @@ export class LeNet extends Classifier {
   readonly fc2: Linear;
   readonly drop: Dropout;
 
-  constructor(readonly config: LeNetConfig) {
+  /** The full configuration, defaults resolved (what checkpoints record). */
+  readonly config: Required<LeNetConfig>;
+
+  constructor(config: LeNetConfig) {
     super(config);
+    this.config = { ...config, dropout: config.dropout ?? 0.5, normalization: config.normalization ?? null };
     const [h, w] = [Math.floor(Math.floor(config.height / 2) / 2), Math.floor(Math.floor(config.width / 2) / 2)];
     if (h < 1 || w < 1) throw new RangeError(`LeNet: ${config.height}x${config.width} input is too small`);
     this.conv1 = this.registerModule('conv1', new Conv2d(config.channels, 32, 5, { padding: 2 }));

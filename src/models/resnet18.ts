@@ -60,11 +60,15 @@ export class ResNet18 extends Classifier {
   readonly avgpool: AdaptiveAvgPool2d;
   readonly fc: Linear;
 
-  constructor(readonly config: ResNet18Config) {
+  /** The full configuration, defaults resolved (what checkpoints record). */
+  readonly config: Required<ResNet18Config>;
+
+  constructor(config: ResNet18Config) {
     super(config);
     const width = config.widthFactor ?? 1;
     const c = (n: number): number => Math.max(1, Math.round(n * width));
     this.stem = config.stem ?? (Math.min(config.height, config.width) >= 128 ? 'imagenet' : 'cifar');
+    this.config = { ...config, stem: this.stem, widthFactor: width, normalization: config.normalization ?? null };
     const imagenet = this.stem === 'imagenet';
     this.conv1 = this.registerModule('conv1', new Conv2d(config.channels, c(64), imagenet ? 7 : 3, { stride: imagenet ? 2 : 1, padding: imagenet ? 3 : 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(c(64)));

@@ -46,8 +46,12 @@ export class ResNet9 extends Classifier {
   readonly res3: Sequential;
   readonly fc: Linear;
 
-  constructor(readonly config: ResNet9Config) {
+  /** The full configuration, defaults resolved (what checkpoints record). */
+  readonly config: Required<ResNet9Config>;
+
+  constructor(config: ResNet9Config) {
     super(config);
+    this.config = { ...config, widthFactor: config.widthFactor ?? 1, normalization: config.normalization ?? null };
     const c = (n: number): number => Math.max(1, Math.round(n * (config.widthFactor ?? 1)));
     if (Math.min(config.height, config.width) < 8) throw new RangeError(`ResNet9: ${config.height}x${config.width} input is too small (three 2x pools)`);
     this.prep = this.registerModule('prep', new ConvBNReLU(config.channels, c(64)));

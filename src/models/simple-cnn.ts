@@ -37,10 +37,14 @@ export class SimpleCNN extends Classifier {
   readonly fc2: Linear;
   readonly drop: Dropout;
 
-  constructor(readonly config: SimpleCNNConfig) {
+  /** The full configuration, defaults resolved (what checkpoints record). */
+  readonly config: Required<SimpleCNNConfig>;
+
+  constructor(config: SimpleCNNConfig) {
     super(config);
     const k = config.kernel ?? 3;
     const hidden = config.hidden ?? 128;
+    this.config = { ...config, kernel: k, hidden, dropout: config.dropout ?? 0, normalization: config.normalization ?? null };
     const side = (s: number): number => Math.floor((Math.floor((s - k + 1) / 2) - k + 1) / 2);
     const [h, w] = [side(config.height), side(config.width)];
     if (h < 1 || w < 1) throw new RangeError(`SimpleCNN: ${config.height}x${config.width} input is too small for two ${k}x${k} conv + pool blocks`);

@@ -47,10 +47,17 @@ export class VGG16 extends Classifier {
   readonly #stageEnds: number[] = [];
   #conv5End = 0;
 
-  constructor(readonly config: VGG16Config) {
+  /** The full configuration, defaults resolved (what checkpoints record). */
+  readonly config: Required<VGG16Config>;
+
+  constructor(config: VGG16Config) {
     super(config);
     const width = config.widthFactor ?? 1;
     const large = Math.min(config.height, config.width) >= 224;
+    this.config = {
+      ...config, batchNorm: config.batchNorm ?? false, widthFactor: width, hidden: config.hidden ?? (large ? 4096 : 512),
+      poolSize: config.poolSize ?? (large ? 7 : 1), dropout: config.dropout ?? 0.5, normalization: config.normalization ?? null,
+    };
     const padH = Math.max(0, 32 - config.height);
     const padW = Math.max(0, 32 - config.width);
     this.inputPad = [Math.floor(padW / 2), Math.ceil(padW / 2), Math.floor(padH / 2), Math.ceil(padH / 2)];
@@ -69,10 +76,10 @@ export class VGG16 extends Classifier {
       this.#stageEnds.push(layers.length - 1);
     });
     this.features = this.registerModule('features', new Sequential(...layers));
-    const poolSize = config.poolSize ?? (large ? 7 : 1);
+    const poolSize = this.config.poolSize;
     this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(poolSize));
-    const hidden = config.hidden ?? (large ? 4096 : 512);
-    const p = config.dropout ?? 0.5;
+    const hidden = this.config.hidden;
+    const p = this.config.dropout;
     this.classifier = this.registerModule('classifier', new Sequential(
       new Linear(inChannels * poolSize * poolSize, hidden), new ReLU({ inplace: true }), new Dropout(p),
       new Linear(hidden, hidden), new ReLU({ inplace: true }), new Dropout(p),
