@@ -12,6 +12,7 @@ import { attackCommand } from './attack.js';
 import { gradcamCommand } from './gradcam.js';
 import { evalAadCommand } from './eval-aad.js';
 import { reproduceCommand } from './reproduce.js';
+import { reportCommand } from './report.js';
 import { defendCommand } from './defend.js';
 
-export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, defendCommand, attackCommand, gradcamCommand, evalAadCommand, reproduceCommand];
+export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, defendCommand, attackCommand, gradcamCommand, evalAadCommand, reproduceCommand, reportCommand];
