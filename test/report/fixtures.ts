@@ -166,7 +166,7 @@ export async function runTinyExperiment(runDir: string, cacheDir: string, dataDi
     evaluations: [
       { id: 'fgsm', type: 'attack', model: 'cnn', data, attack: 'fgsm', epsilons: [0, 0.1, 0.3], attackOptions: { carryOver: false } },
       { id: 'defense', type: 'defense', classifier: 'cnn', purifiers: ['dae'], data, attack: 'fgsm', epsilons: [0.1, 0.3], modes: ['gray-box', 'white-box', 'bpda'] },
-      { id: 'latency', type: 'latency', classifier: 'cnn', purifiers: ['dae'], batchSize: 8 },
+      { id: 'latency', type: 'latency', classifier: 'cnn', purifiers: ['dae'], batchSize: 1 },
     ],
     tables: [{
       id: 'fgsm', title: 'FGSM without defense', columns: ['paper', 'ours'],

@@ -13,6 +13,7 @@ import { gradcamCommand } from './gradcam.js';
 import { evalAadCommand } from './eval-aad.js';
 import { reproduceCommand } from './reproduce.js';
 import { reportCommand } from './report.js';
+import { serveCommand } from './serve.js';
 import { defendCommand } from './defend.js';
 
-export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, defendCommand, attackCommand, gradcamCommand, evalAadCommand, reproduceCommand, reportCommand];
+export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, defendCommand, attackCommand, gradcamCommand, evalAadCommand, reproduceCommand, reportCommand, serveCommand];

@@ -1,0 +1,49 @@
+/** `bastion serve`: the local dashboard (run reports and the attack playground). */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { numberOption, stringOption } from '../args.js';
+import type { Command } from '../command.js';
+
+/** The `bastion serve` command. */
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'Serve the local dashboard: run reports and a live attack playground (127.0.0.1 only by default)',
+  usage: 'serve [--runs DIR] [--port N] [--host ADDRESS]',
+  description:
+    'Lists the runs under the runs folder (folders with results.json, summary.json or eval.json) and shows their reports, ' +
+    'and serves a playground: pick a test image, upload a PNG/JPEG or draw one; choose a classifier and optionally a purifier ' +
+    '(checkpoints found under the runs folder and the model cache), an attack and eps; see the adversarial image, the ' +
+    'perturbation, the purified image and the predictions change live. Binds to 127.0.0.1 unless --host is given; there is ' +
+    'no authentication, so only bind to another address on a network you trust. Stop with Ctrl-C.',
+  options: {
+    runs: { type: 'string', valueName: 'DIR', description: 'runs folder (default runs/ in the current folder, else beside the checkout)' },
+    port: { type: 'string', valueName: 'N', description: 'TCP port (default 8080; 0 picks a free one)' },
+    host: { type: 'string', valueName: 'ADDRESS', default: '127.0.0.1', description: 'address to listen on' },
+  },
+  examples: ['bastion serve', 'bastion serve --runs runs --port 9000'],
+  async run({ values, print }) {
+    const { packageRoot } = await import('../../tensor/native.js');
+    const { startDashboard } = await import('../../report/server.js');
+    const given = stringOption(values, 'runs');
+    const runsDir = resolve(given ?? (existsSync('runs') ? 'runs' : join(packageRoot, 'runs')));
+    if (!given) await mkdir(runsDir, { recursive: true });
+    const host = stringOption(values, 'host', '127.0.0.1') as string;
+    const port = numberOption(values, 'port', 8080, { min: 0, max: 65535, integer: true });
+    const dashboard = await startDashboard({ runsDir, port, host, log: (line) => process.stderr.write(`${line}\n`) });
+    print(`dashboard: ${dashboard.url} (runs: ${runsDir}); playground: ${dashboard.url}play; Ctrl-C to stop`);
+    if (!['127.0.0.1', 'localhost', '::1'].includes(host)) print(`warning: listening on ${host}, reachable from other machines, without authentication`);
+    await new Promise<void>((resolveStop) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolveStop();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await dashboard.close();
+    print('dashboard stopped');
+    return { url: dashboard.url, runsDir };
+  },
+};

@@ -1,0 +1,555 @@
+/**
+ * The local dashboard behind `bastion serve` (node:http only): lists the runs under a runs folder
+ * and shows their HTML reports (rendered by src/report/html.ts, the same code as `bastion report`),
+ * and serves an interactive playground where a test image, an uploaded PNG/JPEG or a drawn digit is
+ * attacked live on a chosen classifier (optionally behind a purifier).
+ *
+ * Safety: binds to 127.0.0.1 unless told otherwise; on a loopback address only requests whose Host
+ * header names the loopback are served (DNS-rebinding guard); every path taken from a request (run
+ * ids, model ids) is resolved strictly inside its root folder (src/report/safe-path.ts); uploads are
+ * size-limited and decoded with a pixel limit; bad input gets a 4xx JSON error saying what to fix.
+ *
+ * JSON API (all responses are JSON except the pages and /api/sample's PNG-in-JSON):
+ *
+ *   GET  /api/runs                        runs: [{ id, kind, title, smoke, createdAt, wallSeconds, report }]
+ *   GET  /api/models                      classifiers and purifiers found: [{ id, architecture, classNames, inputShape, data, ... }]
+ *   GET  /api/datasets                    data sets found on this machine: [{ name, title }]
+ *   GET  /api/attacks                     attacks usable in the playground: [{ name, summary, iterative }]
+ *   GET  /api/sample?data=NAME&index=N    a test image: { png (data: URI), label, className, count }
+ *   POST /api/attack?classifier=ID[&purifier=ID]&attack=NAME&eps=X[&mode=gray-box|white-box|bpda][&steps=N]
+ *                   [&data=NAME&index=N][&invert=1]
+ *        body: the image (PNG or JPEG bytes, at most 2 MB), or empty with data+index
+ *        -> { label, labelSource, clean, adversarial, perturbation, purified, purifiedClean, gradcam, seconds }
+ *   GET  /report/<run id>                 the run's HTML report
+ *   GET  /  and  /play                    the pages
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
+import { readdir, realpath } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { BastionError, DataError, describeError } from '../util/errors.js';
+import { noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
+import { convertChannels, decodeImage, encodePng, resizeImage, type RawImage } from '../io/image.js';
+import { imageToTensor, tensorToImage, tensorToPng } from '../io/image-tensor.js';
+import { readCheckpointMeta, type CheckpointMeta } from '../io/checkpoint.js';
+import { architecture, loadModel, type LoadedModel } from '../models/registry.js';
+import type { Classifier } from '../models/index.js';
+import { attacks as attackRegistry, attackInfo, createAttack } from '../attacks/registry.js';
+import type { Model } from '../attacks/types.js';
+import { DefendedClassifier } from '../defenses/defended.js';
+import { gradCam } from '../explain/gradcam.js';
+import { heatmapOverlay } from '../explain/overlay.js';
+import { CATALOG, describeSearch, loadDataset, type Dataset } from '../data/index.js';
+import { modelCacheDir } from '../eval/experiment.js';
+import { findRunFile, loadRun, renderReport, summarizeRun, type RunSummary } from './html.js';
+import { isInside, resolveInside, UnsafePathError } from './safe-path.js';
+import { dashboardPage, playgroundPage, PLAYGROUND_SCRIPT, DASHBOARD_CSS } from './dashboard-page.js';
+
+/** Options of {@link startDashboard}. */
+export interface DashboardOptions {
+  /** The runs folder: runs (results.json / summary.json / eval.json folders) and model checkpoints are found under it. */
+  runsDir: string;
+  /** TCP port (0 = any free port; default 8080). */
+  port?: number;
+  /** Address to bind (default 127.0.0.1, loopback only). */
+  host?: string;
+  /** More folders to search for model checkpoints (default: the model cache, $BASTION_CACHE_DIR/models or runs/cache/models). */
+  modelRoots?: string[];
+  /** Largest accepted upload in bytes (default 2 MB). */
+  maxUploadBytes?: number;
+  /** Largest accepted decoded image in pixels (default 4 megapixels). */
+  maxPixels?: number;
+  /** Receives one line per request and per model load. */
+  log?: (line: string) => void;
+}
+
+/** A running dashboard. */
+export interface Dashboard {
+  /** e.g. http://127.0.0.1:8080/ */
+  url: string;
+  host: string;
+  port: number;
+  /** Stops accepting requests, waits for open ones, frees the cached models and data sets. */
+  close(): Promise<void>;
+}
+
+/** An error with an HTTP status, sent as `{ error, hint? }`. */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly hint?: string) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** A listed run folder. */
+export interface RunEntry extends Partial<RunSummary> {
+  /** The folder relative to the runs folder (POSIX separators). */
+  id: string;
+  /** URL of its report on the dashboard. */
+  report: string;
+  /** Why its results could not be read, if they could not. */
+  error?: string;
+}
+
+/** A listed model checkpoint. */
+export interface ModelEntry {
+  /** Relative to the runs folder, or `@cache/<dir>` for checkpoints in a model cache outside it. */
+  id: string;
+  kind: 'classifier' | 'purifier';
+  architecture: string;
+  classNames: string[] | null;
+  inputShape: number[] | null;
+  /** The data set it was trained on (training record), if recorded. */
+  data: string | null;
+  /** Clean test accuracy (classifiers) from the training record, if recorded. */
+  testAccuracy: number | null;
+}
+
+/** One class with its probability. */
+export interface ClassScore {
+  index: number;
+  name: string;
+  probability: number;
+}
+
+/** A picture and the verdict on it. */
+export interface Verdict {
+  /** data:image/png;base64,... at the model's input size. */
+  png: string;
+  top: ClassScore[];
+}
+
+const DEFAULT_UPLOAD = 2 * 1024 * 1024;
+const DEFAULT_PIXELS = 4_000_000;
+const MAX_SCAN_DEPTH = 6;
+const MAX_SCAN_ENTRIES = 50_000;
+const PLAYGROUND_MODES = ['gray-box', 'white-box', 'bpda'] as const;
+const CACHE_PREFIX = '@cache/';
+
+function dataUri(png: Uint8Array): string {
+  return `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
+}
+
+/** Folders under `root` (depth-limited, symbolic links not followed), skipping training work folders. */
+async function walk(root: string, visit: (dir: string, names: Set<string>) => boolean | void): Promise<void> {
+  let seen = 0;
+  const go = async (dir: string, depth: number): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    seen += entries.length;
+    const names = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
+    if (visit(dir, names) === true) return;
+    if (depth >= MAX_SCAN_DEPTH || seen > MAX_SCAN_ENTRIES) return;
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (!e.isDirectory() || e.name.startsWith('.') || e.name === 'node_modules' || /\.(work|previous|staging)$/.test(e.name) || e.name.includes('.staging')) continue;
+      await go(join(dir, e.name), depth + 1);
+    }
+  };
+  await go(root, 0);
+}
+
+function posix(path: string): string {
+  return path.split(sep).join('/');
+}
+
+/** Reads a request body up to `limit` bytes; a larger body is drained (up to a hard cap) and refused with 413. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  return new Promise((resolveBody, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let tooLarge = Number.isFinite(declared) && declared > limit;
+    const hardCap = Math.max(limit * 8, 16 * 1024 * 1024);
+    req.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > limit) tooLarge = true;
+      if (tooLarge) {
+        if (total > hardCap) req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) reject(new HttpError(413, `the upload is ${Number.isFinite(declared) ? declared : total} bytes; the limit is ${limit} bytes`, 'send a smaller PNG or JPEG'));
+      else resolveBody(Buffer.concat(chunks));
+    });
+    req.on('error', reject);
+  });
+}
+
+function topClasses(logits: Tensor, names: readonly string[], k: number): ClassScore[] {
+  return scope(() => {
+    const probs = logits.softmax(1).select(0, 0);
+    const { values, indices } = probs.topk(Math.min(k, probs.shape[0] as number));
+    const p = values.toNumbers();
+    return indices.toNumbers().map((index, i) => ({ index, name: names[index] ?? `class ${index}`, probability: p[i] as number }));
+  });
+}
+
+/** Converts decoded pixels to the classifier's channels and size (centre crop), as a [1,C,H,W] tensor in [0,1]. */
+export function toModelInput(image: RawImage, channels: number, height: number, width: number, invert = false): Tensor {
+  if (channels !== 1 && channels !== 3) throw new HttpError(400, `the model takes ${channels}-channel images; the playground handles 1 or 3`);
+  let raw = image.channels === channels ? image : convertChannels(image, channels);
+  if (raw.width !== width || raw.height !== height) raw = resizeImage(raw, width, height, 'crop');
+  return scope(() => {
+    const x = imageToTensor(raw).unsqueeze(0);
+    return invert ? x.neg().add(1) : x;
+  });
+}
+
+/** Starts the dashboard (see the module comment). */
+export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
+  const runsDir = resolve(options.runsDir);
+  if (!existsSync(runsDir)) throw new BastionError(`the runs folder ${runsDir} does not exist`, { hint: 'create it, or point --runs at the folder holding your runs', exitCode: 2 });
+  const realRuns = await realpath(runsDir);
+  const host = options.host ?? '127.0.0.1';
+  const maxUpload = options.maxUploadBytes ?? DEFAULT_UPLOAD;
+  const maxPixels = options.maxPixels ?? DEFAULT_PIXELS;
+  const log = options.log ?? (() => undefined);
+  // Model roots: the runs folder, and the model cache when it lies outside it.
+  const extraRoots: string[] = [];
+  for (const r of options.modelRoots ?? [modelCacheDir()]) {
+    if (!existsSync(r)) continue;
+    const real = await realpath(r);
+    if (!isInside(realRuns, real)) extraRoots.push(real);
+  }
+  const cacheRoot = extraRoots[0] ?? null;
+  const models = new Map<string, Promise<LoadedModel>>();
+  const datasets = new Map<string, Promise<Dataset>>();
+
+  const listRuns = async (): Promise<RunEntry[]> => {
+    const dirs: string[] = [];
+    await walk(realRuns, (dir) => {
+      if (findRunFile(dir)) {
+        dirs.push(dir);
+        return true;
+      }
+      return undefined;
+    });
+    const entries = await Promise.all(dirs.map(async (dir): Promise<RunEntry> => {
+      const id = posix(relative(realRuns, dir)) || '.';
+      const report = `/report/${id === '.' ? '' : id.split('/').map(encodeURIComponent).join('/')}`;
+      try {
+        return { id, report, ...summarizeRun(await loadRun(dir)) };
+      } catch (error) {
+        return { id, report, error: describeError(error) };
+      }
+    }));
+    return entries.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.id.localeCompare(b.id));
+  };
+
+  const listModels = async (): Promise<ModelEntry[]> => {
+    const found: { id: string; dir: string }[] = [];
+    const scan = async (root: string, prefix: string): Promise<void> => {
+      await walk(root, (dir, names) => {
+        if (names.has('model.json') && names.has('model.safetensors')) {
+          found.push({ id: prefix + (posix(relative(root, dir)) || '.'), dir });
+          return true;
+        }
+        return undefined;
+      });
+    };
+    await scan(realRuns, '');
+    if (cacheRoot) await scan(cacheRoot, CACHE_PREFIX);
+    const out: ModelEntry[] = [];
+    for (const { id, dir } of found) {
+      let meta: CheckpointMeta;
+      try {
+        meta = await readCheckpointMeta(dir);
+      } catch {
+        continue;
+      }
+      let kind: 'classifier' | 'purifier';
+      try {
+        kind = architecture(meta.architecture).kind;
+      } catch {
+        continue;
+      }
+      const training = meta.training ?? {};
+      out.push({
+        id, kind, architecture: meta.architecture, classNames: meta.classNames ?? null, inputShape: meta.inputShape ?? null,
+        data: typeof training['data'] === 'string' ? training['data'] as string : null,
+        testAccuracy: typeof training['testAccuracy'] === 'number' ? training['testAccuracy'] as number : null,
+      });
+    }
+    return out;
+  };
+
+  /** The checkpoint folder of a model id, inside its root (400 for unsafe ids, 404 when absent). */
+  const modelDir = async (id: string): Promise<string> => {
+    const [root, rel] = id.startsWith(CACHE_PREFIX) ? [cacheRoot, id.slice(CACHE_PREFIX.length)] : [realRuns, id];
+    if (root === null) throw new HttpError(404, `no model '${id}': there is no model cache outside the runs folder`);
+    const dir = await resolveInside(root, rel);
+    if (dir === null || !existsSync(join(dir, 'model.json'))) throw new HttpError(404, `no model '${id}'`, 'see GET /api/models for the models found');
+    return dir;
+  };
+
+  const getModel = async (id: string): Promise<LoadedModel> => {
+    const dir = await modelDir(id);
+    let pending = models.get(dir);
+    if (!pending) {
+      const started = performance.now();
+      pending = loadModel(dir);
+      models.set(dir, pending);
+      pending.then(() => log(`loaded model ${id} in ${((performance.now() - started) / 1000).toFixed(2)} s`), () => models.delete(dir));
+    }
+    return pending;
+  };
+
+  const availableDatasets = (): { name: string; title: string }[] =>
+    CATALOG.filter((entry) => describeSearch(entry).found !== null).map((entry) => ({ name: entry.name, title: entry.title }));
+
+  const getDataset = async (name: string): Promise<Dataset> => {
+    const entry = CATALOG.find((e) => e.name === name);
+    if (!entry) throw new HttpError(400, `unknown data set '${name}'`, `known: ${CATALOG.map((e) => e.name).join(', ')}`);
+    if (describeSearch(entry).found === null) throw new HttpError(404, `data set '${name}' is not on this machine`, `see GET /api/datasets; \`bastion data download ${name}\` fetches it`);
+    let pending = datasets.get(name);
+    if (!pending) {
+      pending = loadDataset(name, { split: 'test' });
+      datasets.set(name, pending);
+      pending.catch(() => datasets.delete(name));
+    }
+    return pending;
+  };
+
+  const sampleIndex = (raw: string | null, dataset: Dataset): number => {
+    const index = Number(raw);
+    if (raw === null || raw === '' || !Number.isInteger(index) || index < 0 || index >= dataset.length) {
+      throw new HttpError(400, `index must be an integer in [0, ${dataset.length}), got ${JSON.stringify(raw)}`);
+    }
+    return index;
+  };
+
+  const playgroundAttacks = attackRegistry
+    .filter((a) => a.options.includes('earlyStop') && !a.name.startsWith('a3-') && a.create({}).norms.includes('linf'))
+    .map((a) => ({ name: a.name, summary: a.summary, iterative: a.options.includes('steps') }));
+
+  const runAttack = async (url: URL, req: IncomingMessage): Promise<Record<string, unknown>> => {
+    const q = url.searchParams;
+    const classifierId = q.get('classifier');
+    if (!classifierId) throw new HttpError(400, 'missing classifier', 'pass ?classifier=ID (see GET /api/models)');
+    const attackName = q.get('attack') ?? 'fgsm';
+    if (!playgroundAttacks.some((a) => a.name === attackName)) throw new HttpError(400, `unknown attack '${attackName}'`, `choose one of ${playgroundAttacks.map((a) => a.name).join(', ')}`);
+    const eps = Number(q.get('eps') ?? '0.1');
+    if (!Number.isFinite(eps) || eps < 0 || eps > 1) throw new HttpError(400, `eps must be a number in [0, 1], got ${JSON.stringify(q.get('eps'))}`);
+    const mode = (q.get('mode') ?? 'gray-box') as (typeof PLAYGROUND_MODES)[number];
+    if (!PLAYGROUND_MODES.includes(mode)) throw new HttpError(400, `mode must be one of ${PLAYGROUND_MODES.join(', ')}, got '${mode}'`);
+    const stepsRaw = q.get('steps');
+    const steps = stepsRaw === null || stepsRaw === '' ? null : Number(stepsRaw);
+    if (steps !== null && (!Number.isInteger(steps) || steps < 1 || steps > 1000)) throw new HttpError(400, `steps must be an integer in [1, 1000], got ${JSON.stringify(stepsRaw)}`);
+    const invert = q.get('invert') === '1' || q.get('invert') === 'true';
+
+    const body = await readBody(req, maxUpload);
+    const classifierLoaded = await getModel(classifierId);
+    if (classifierLoaded.kind !== 'classifier') throw new HttpError(400, `'${classifierId}' is a purifier (${classifierLoaded.meta.architecture}); choose a classifier`);
+    const purifierId = q.get('purifier') || null;
+    const purifierLoaded = purifierId ? await getModel(purifierId) : null;
+    if (purifierLoaded && purifierLoaded.kind !== 'purifier') throw new HttpError(400, `'${purifierId}' is a classifier; choose a purifier`);
+    const classifier: Classifier = classifierLoaded.model;
+    const names = classifierLoaded.meta.classNames ?? [];
+    if (purifierLoaded) {
+      const p = purifierLoaded.model;
+      if (p.channels !== classifier.channels || p.height !== classifier.height || p.width !== classifier.width) {
+        throw new HttpError(400, `the purifier takes ${p.channels}x${p.height}x${p.width} images but the classifier ${classifier.channels}x${classifier.height}x${classifier.width}`, 'choose a purifier trained on the same data');
+      }
+    }
+    let image: RawImage;
+    let label: number | null = null;
+    const dataName = q.get('data');
+    if (body.length > 0) {
+      try {
+        image = decodeImage(body, { name: 'the upload', maxPixels });
+      } catch (error) {
+        if (error instanceof DataError) throw new HttpError(400, error.message, 'send a PNG or JPEG image');
+        throw error;
+      }
+    } else if (dataName) {
+      const dataset = await getDataset(dataName);
+      const index = sampleIndex(q.get('index'), dataset);
+      const sample = dataset.get(index);
+      try {
+        image = tensorToImage(sample.image);
+      } finally {
+        sample.image.dispose();
+      }
+      // The data set's label is the truth for this classifier when it names the same class in both.
+      if (names[sample.label] !== undefined && names[sample.label] === dataset.classNames[sample.label]) label = sample.label;
+    } else {
+      throw new HttpError(400, 'no image', 'send a PNG or JPEG as the request body, or pass data=NAME&index=N');
+    }
+
+    const started = performance.now();
+    const defended = purifierLoaded ? new DefendedClassifier(purifierLoaded.model, classifier) : null;
+    const info = attackInfo(attackName);
+    const attackOptions: Record<string, unknown> = { seed: 0, earlyStop: false, carryOver: false, ...(steps !== null && info.options.includes('steps') ? { steps } : {}) };
+    const attack = createAttack(attackName, Object.fromEntries(Object.entries(attackOptions).filter(([k]) => info.options.includes(k))));
+    const result = scope(() => {
+      const x = toModelInput(image, classifier.channels, classifier.height, classifier.width, invert);
+      const cleanLogits = noGrad(() => classifier.forward(x));
+      const labelSource = label === null ? 'the classifier\'s clean prediction' : 'the data set';
+      const y = label ?? cleanLogits.argmax(1).item();
+      const target: Model = !defended || mode === 'gray-box' ? classifier : mode === 'bpda' ? defended.bpda() : defended;
+      const run = attack.run(target, x, tensor([y], { dtype: 'int64' }), { norm: 'linf', epsilons: [eps] });
+      try {
+        const adv = (run.perEpsilon[0] as { adversarial: Tensor }).adversarial.detach();
+        const amplification = eps > 0 ? 1 / eps : 1;
+        const delta = adv.sub(x);
+        const linf = delta.abs().max().item();
+        const advLogits = noGrad(() => classifier.forward(adv));
+        const out: Record<string, unknown> = {
+          classifier: classifierId, purifier: purifierId, attack: attackName, eps, mode: defended ? mode : 'classifier only', steps, invert,
+          label: y, labelName: names[y] ?? `class ${y}`, labelSource,
+          clean: { png: dataUri(tensorToPng(x.select(0, 0))), top: topClasses(cleanLogits, names, 3) },
+          adversarial: { png: dataUri(tensorToPng(adv.select(0, 0))), top: topClasses(advLogits, names, 3), linf },
+          perturbation: { png: dataUri(tensorToPng(delta.mul(amplification * 0.5).add(0.5).clamp(0, 1).select(0, 0))), amplification },
+          purified: null, purifiedClean: null, gradcam: null,
+        };
+        if (defended) {
+          const purified = noGrad(() => defended.purify(adv));
+          const purifiedClean = noGrad(() => defended.purify(x));
+          out['purified'] = { png: dataUri(tensorToPng(purified.select(0, 0))), top: topClasses(noGrad(() => classifier.forward(purified)), names, 3) };
+          out['purifiedClean'] = { png: dataUri(tensorToPng(purifiedClean.select(0, 0))), top: topClasses(noGrad(() => classifier.forward(purifiedClean)), names, 3) };
+        }
+        if (classifier.tapPoints.length > 0) {
+          const overlay = (input: Tensor): string => dataUri(encodePng(heatmapOverlay(input.select(0, 0), gradCam(classifier, input).maps.select(0, 0))));
+          out['gradcam'] = { clean: overlay(x), adversarial: overlay(adv) };
+        }
+        return out;
+      } finally {
+        run.dispose();
+      }
+    });
+    return { ...result, seconds: (performance.now() - started) / 1000 };
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    const get = method === 'GET' || method === 'HEAD';
+    if (path === '/' || path === '/index.html') {
+      if (!get) throw new HttpError(405, `${method} is not allowed here`);
+      return sendHtml(res, dashboardPage(await listRuns(), await listModels()), PAGE_CSP);
+    }
+    if (path === '/play') {
+      if (!get) throw new HttpError(405, `${method} is not allowed here`);
+      return sendHtml(res, playgroundPage(), PAGE_CSP);
+    }
+    if (path === '/assets/play.js') return send(res, 200, 'text/javascript; charset=utf-8', PLAYGROUND_SCRIPT);
+    if (path === '/assets/style.css') return send(res, 200, 'text/css; charset=utf-8', DASHBOARD_CSS);
+    if (path === '/report' || path.startsWith('/report/')) {
+      if (!get) throw new HttpError(405, `${method} is not allowed here`);
+      const raw = path.slice('/report/'.length).replace(/\/+$/, '');
+      let id: string;
+      try {
+        id = raw.split('/').map(decodeURIComponent).join('/');
+      } catch {
+        throw new HttpError(400, 'the run id is not valid URL encoding');
+      }
+      let dir: string | null;
+      if (id === '' || id === '.') dir = realRuns;
+      else dir = await resolveInside(realRuns, id);
+      if (dir === null || !findRunFile(dir)) throw new HttpError(404, `no run '${id}'`, 'see GET /api/runs');
+      return sendHtml(res, await renderReport(dir, { backLink: { href: '/', label: 'all runs' } }), REPORT_CSP);
+    }
+    if (path.startsWith('/api/')) {
+      if (path === '/api/attack') {
+        if (method !== 'POST') throw new HttpError(405, 'use POST with the image as the body (or data=NAME&index=N)');
+        return sendJson(res, 200, await runAttack(url, req));
+      }
+      if (!get) throw new HttpError(405, `${method} is not allowed here`);
+      if (path === '/api/runs') return sendJson(res, 200, { runsDir: realRuns, runs: await listRuns() });
+      if (path === '/api/models') return sendJson(res, 200, { models: await listModels() });
+      if (path === '/api/datasets') return sendJson(res, 200, { datasets: availableDatasets() });
+      if (path === '/api/attacks') return sendJson(res, 200, { attacks: playgroundAttacks, modes: PLAYGROUND_MODES });
+      if (path === '/api/sample') {
+        const name = url.searchParams.get('data');
+        if (!name) throw new HttpError(400, 'missing data', 'pass ?data=NAME&index=N (see GET /api/datasets)');
+        const dataset = await getDataset(name);
+        const index = sampleIndex(url.searchParams.get('index'), dataset);
+        const png = scope(() => tensorToPng(dataset.get(index).image));
+        const label = dataset.label(index);
+        return sendJson(res, 200, { data: name, index, count: dataset.length, label, className: dataset.classNames[label] ?? `class ${label}`, classNames: dataset.classNames, png: dataUri(png) });
+      }
+    }
+    throw new HttpError(404, `no such page: ${path}`, 'the dashboard is at /');
+  };
+
+  const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';
+  const server: Server = createServer((req, res) => {
+    const started = performance.now();
+    const done = (status: number): void => log(`${req.method} ${req.url} ${status} ${((performance.now() - started) / 1000).toFixed(3)} s`);
+    if (loopback && !hostAllowed(req.headers.host, (server.address() as AddressInfo | null)?.port ?? 0)) {
+      req.resume();
+      sendJson(res, 403, { error: `Host '${req.headers.host ?? ''}' is not served`, hint: 'open the dashboard at 127.0.0.1 or localhost' });
+      done(403);
+      return;
+    }
+    handle(req, res).then(() => done(res.statusCode), (error: unknown) => {
+      const status = error instanceof HttpError ? error.status
+        : error instanceof UnsafePathError ? 400
+          : error instanceof BastionError ? 400 : 500;
+      const hint = error instanceof HttpError ? error.hint : error instanceof BastionError ? error.hint : undefined;
+      const message = error instanceof HttpError ? error.message : describeError(error);
+      if (status === 500) log(`error: ${error instanceof Error && error.stack ? error.stack : String(error)}`);
+      if (!req.complete) req.resume();
+      if (!res.headersSent) sendJson(res, status, { error: message, ...(hint ? { hint } : {}) });
+      else res.end();
+      done(status);
+    });
+  });
+  server.requestTimeout = 120_000;
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'EADDRINUSE'
+        ? new BastionError(`port ${options.port ?? 8080} on ${host} is in use`, { hint: 'choose another with --port N (0 picks a free one)', exitCode: 2 })
+        : error);
+    });
+    server.listen(options.port ?? 8080, host, () => resolveListen());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}/`, host, port,
+    async close(): Promise<void> {
+      await new Promise<void>((resolveClose) => {
+        server.close(() => resolveClose());
+        server.closeIdleConnections();
+      });
+      for (const pending of models.values()) await pending.then((m) => m.model.dispose(), () => undefined);
+      for (const pending of datasets.values()) await pending.then((d) => d.dispose(), () => undefined);
+      models.clear();
+      datasets.clear();
+    },
+  };
+}
+
+const PAGE_CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+
+function hostAllowed(hostHeader: string | undefined, port: number): boolean {
+  if (!hostHeader) return false;
+  const allowed = ['127.0.0.1', 'localhost', '[::1]'].flatMap((h) => [`${h}:${port}`, ...(port === 80 ? [h] : [])]);
+  return allowed.includes(hostHeader.toLowerCase());
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer', ...extra,
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+function sendHtml(res: ServerResponse, html: string, csp: string): void {
+  send(res, 200, 'text/html; charset=utf-8', html, { 'Content-Security-Policy': csp, 'X-Frame-Options': 'DENY' });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+}
