@@ -17,7 +17,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { cat, noGrad, scope, type Tensor, type Batch } from '../tensor/index.js';
+import { cat, manualSeed, noGrad, scope, type Tensor, type Batch } from '../tensor/index.js';
 import { mseLoss } from '../nn/functional.js';
 import { Adam, CosineAnnealingLR, OneCycleLR, type LRScheduler } from '../optim/index.js';
 import { fit, type EpochMetrics, type FitEvent, type LossFunction } from '../train/index.js';
@@ -190,6 +190,7 @@ export async function trainPurifier(options: TrainPurifierOptions): Promise<Trai
     const split = valCount > 0 ? trainValSplit(fullTrain, { valCount, seed }) : null;
     const trainSet = split ? split.train : fullTrain;
     const config = modelConfig(options.architecture, { channels, height, width }, recipe.model);
+    manualSeed(seed); // the initial weights depend on the seed only, not on what ran before
     const purifier = createPurifier(options.architecture, config);
     const random = new Random(seed ^ 0x9e3779b9);
     let optimizer: Adam | null = null;

@@ -30,7 +30,7 @@ import { captureExamples } from './examples.js';
 import { paperTable, type PaperEntry } from './paper.js';
 
 /** Bumped when training code changes in a way that invalidates cached models. */
-export const MODEL_CACHE_VERSION = 1;
+export const MODEL_CACHE_VERSION = 2;
 
 /** A model an experiment trains (or finds in the cache). */
 export interface ModelSpec {

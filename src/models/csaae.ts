@@ -25,7 +25,7 @@ import type { Tensor } from '../tensor/index.js';
 import { cat } from '../tensor/index.js';
 import { Conv2d, SelfAttention2d } from '../nn/index.js';
 import { ConvGELU, UpGELU, type SkipMode } from './cae.js';
-import { Purifier, strideTwo, type LatentNoiseConfig, type PurifierShape } from './purifier.js';
+import { heInitConvolutions, Purifier, strideTwo, type LatentNoiseConfig, type PurifierShape } from './purifier.js';
 
 /** Hyper-parameters of {@link CSAAE}. */
 export interface CSAAEConfig extends PurifierShape, LatentNoiseConfig {
@@ -93,6 +93,7 @@ export class CSAAE extends Purifier {
     this.up0 = this.registerModule('up0', new UpGELU(c, b, h1.up));
     this.dec0 = this.registerModule('dec0', new ConvGELU(this.skips === 'all' ? 2 * b : b, b));
     this.out = this.registerModule('out', new Conv2d(b, config.channels, 3, { padding: 1 }));
+    heInitConvolutions(this);
   }
 
   protected reconstruct(x: Tensor): Tensor {

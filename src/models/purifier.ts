@@ -2,8 +2,9 @@
  * The base of the purifiers: auto-encoders that map an (adversarial) image in [0,1] to a
  * reconstruction of the same size, placed in front of a classifier (papers 000, 001, 002).
  */
-import { randnLike, type Tensor } from '../tensor/index.js';
-import { Module } from '../nn/index.js';
+import { noGrad, randnLike, type Tensor } from '../tensor/index.js';
+import { Conv2d, ConvTranspose2d, Module } from '../nn/index.js';
+import { kaimingNormal_, zeros_ } from '../nn/init.js';
 
 /** The image size a purifier is built for. */
 export interface PurifierShape {
@@ -75,4 +76,24 @@ export function strideTwo(size: number, oddToFloor: boolean): { down: { padding:
   const out = Math.floor((size - 1) / 2) + 1;
   // (o-1)*2 - 2 + 3 + op = s  =>  op = s - 2o + 1
   return { down: { padding: 1 }, up: { kernel: 3, padding: 1, outputPadding: size - 2 * out + 1 }, out };
+}
+
+/**
+ * He initialisation (Kaiming-normal, ReLU gain) of every convolution below `module`, zero biases.
+ * PyTorch's default conv init (Kaiming-uniform with a = sqrt(5), gain 1/sqrt(3)) shrinks the
+ * signal at every layer; through the ten GELU convolutions of a U-shaped purifier it reached the
+ * bottleneck at std 0.02 (measured), where the latent noise drowned it and training pushed the
+ * output sigmoid to black and stalled (MSE stuck at 0.11 on MNIST). He initialisation keeps
+ * activations at unit scale. For a transposed convolution the forward fan-in is in_channels * k^2,
+ * PyTorch's fan_out of its weight layout.
+ */
+export function heInitConvolutions(module: Module): void {
+  noGrad(() => {
+    for (const m of module.modules()) {
+      if (m instanceof Conv2d) kaimingNormal_(m.weight, { mode: 'fan_in', nonlinearity: 'relu' });
+      else if (m instanceof ConvTranspose2d) kaimingNormal_(m.weight, { mode: 'fan_out', nonlinearity: 'relu' });
+      else continue;
+      if (m.bias !== null) zeros_(m.bias);
+    }
+  });
 }

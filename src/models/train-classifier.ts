@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { noGrad, scope, tensor } from '../tensor/index.js';
+import { manualSeed, noGrad, scope, tensor } from '../tensor/index.js';
 import { crossEntropy } from '../nn/functional.js';
 import type { Module } from '../nn/index.js';
 import { Adam, OneCycleLR, SGD, CosineAnnealingLR, type LRScheduler, type Optimizer } from '../optim/index.js';
@@ -206,6 +206,7 @@ export async function fitClassifierOn(
   const classNames = [...sets.train.classNames];
   const normalization = pixelStatistics(sets.train);
   const config = modelConfig(options.architecture, { channels, height, width, numClasses: classNames.length }, { ...recipe.model, normalization });
+  manualSeed(seed); // the initial weights depend on the seed only, not on what ran before
   const model = createClassifier(options.architecture, config);
   let optimizer: Optimizer | null = null;
   try {
