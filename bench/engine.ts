@@ -133,7 +133,8 @@ async function main(): Promise<void> {
   const results = [];
   for (const c of comparisons) results.push(await compare(python?.worker ?? null, c, rounds));
   python?.worker.close();
-  const header = `bench/engine: Bastion (libtorch ${torchVersion()}) vs ${python ? `PyTorch ${python.torch}` : 'no PyTorch'}, ${threads} threads, ${rounds} interleaved rounds, medians`;
+  const header = `bench/engine: Bastion (libtorch ${torchVersion()}) vs ${python ? `PyTorch ${python.torch}` : 'no PyTorch'}, ${threads} threads, ` +
+    `OMP_WAIT_POLICY=${process.env['OMP_WAIT_POLICY'] ?? 'default'} on both sides, ${rounds} interleaved rounds, medians`;
   process.stdout.write(`${header}\n${formatResults(results)}\n`);
   if (values.json) writeFileSync(values.json, `${JSON.stringify({ bench: 'engine', threads, rounds, torch: python?.torch ?? null, results }, null, 2)}\n`);
 }

@@ -29,6 +29,8 @@ export class PythonWorker {
   #stderr = '';
 
   private constructor(script: string, threads: number) {
+    // The worker inherits this process's environment, OpenMP wait policy included (Bastion sets
+    // one when its addon loads), so both sides run under the same OpenMP settings.
     this.#child = spawn('/usr/bin/python3', ['-u', script], { env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
     this.#lines = createInterface({ input: this.#child.stdout });
     this.#lines.on('line', (line) => this.#pending.shift()?.(line));
