@@ -455,12 +455,14 @@ export function trainingCharts(modelId: string, history: readonly Record<string,
   }));
 }
 
-function trainingRecordRows(training: Record<string, unknown> | null): [string, string][] {
+/** The training record's fields as rows (epochs counted from 1, as in the charts); `skip` names fields shown elsewhere. */
+function trainingRecordRows(training: Record<string, unknown> | null, epochs: number, skip: readonly string[]): [string, string][] {
   if (!training) return [];
   const rows: [string, string][] = [];
   for (const [k, v] of Object.entries(training)) {
-    if (v === null || v === undefined) continue;
-    if (typeof v === 'number') rows.push([k, /accuracy/i.test(k) ? pct(v) : /seconds/i.test(k) ? seconds(v) : num(v)]);
+    if (v === null || v === undefined || skip.includes(k)) continue;
+    if (k === 'bestEpoch' && typeof v === 'number') rows.push(['best epoch', `${v + 1}${epochs > 0 ? ` of ${epochs}` : ''}`]);
+    else if (typeof v === 'number') rows.push([k, /accuracy/i.test(k) ? pct(v) : /seconds/i.test(k) ? seconds(v) : num(v)]);
     else if (typeof v === 'string' || typeof v === 'boolean') rows.push([k, esc(String(v))]);
     else rows.push([k, `<code>${esc(JSON.stringify(v))}</code>`]);
   }
@@ -609,7 +611,7 @@ async function experimentReport(dir: string, r: ExperimentResults, options: Rend
       ...(spec.classifier ? [['crafted against', esc(spec.classifier)] as [string, string]] : []),
       ...(spec.limit !== undefined ? [['training images (limit)', String(spec.limit)] as [string, string]] : []),
       ['checkpoint', `<code>${esc(m.dir)}</code>`], ['cached', m.cached ? 'yes (trained by an earlier run)' : 'no (trained in this run)'], ['time in this run', seconds(m.seconds)],
-      ...trainingRecordRows(m.training),
+      ...trainingRecordRows(m.training, m.history?.length ?? 0, m.training?.['data'] === spec.data ? ['data'] : []),
     ];
     const charts = trainingCharts(spec.id, m.history ?? []);
     modelHtml.push(`<div class="model" id="model-${slug(spec.id)}"><h3>${esc(spec.id)}</h3>${charts.length ? `<div class="chart-row">${charts.join('')}</div>` : '<p class="note">No per-epoch history recorded.</p>'}${keyValues(`Training record of ${esc(spec.id)}`, facts)}</div>`);

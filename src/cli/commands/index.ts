@@ -14,6 +14,7 @@ import { evalAadCommand } from './eval-aad.js';
 import { reproduceCommand } from './reproduce.js';
 import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
+import { demoCommand } from './demo.js';
 import { defendCommand } from './defend.js';
 
-export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, defendCommand, attackCommand, gradcamCommand, evalAadCommand, reproduceCommand, reportCommand, serveCommand];
+export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, defendCommand, attackCommand, gradcamCommand, evalAadCommand, reproduceCommand, reportCommand, serveCommand, demoCommand];
