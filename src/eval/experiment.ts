@@ -56,10 +56,14 @@ export interface ModelSpec {
 
 /** One evaluation of an experiment. */
 export type EvaluationSpec =
-  | { id: string; type: 'attack'; model: string; data: string; dataOptions?: ModelSpec['dataOptions']; attack: string; attackOptions?: Record<string, unknown>; epsilons: number[]; norm?: Norm; limit?: number }
+  | {
+    id: string; type: 'attack'; model: string; data: string; dataOptions?: ModelSpec['dataOptions']; attack: string; attackOptions?: Record<string, unknown>;
+    epsilons: number[]; norm?: Norm; bounds?: [number, number] | null; limit?: number;
+  }
   | {
     id: string; type: 'defense'; classifier: string; purifiers: string[]; ensemble?: string; data: string; dataOptions?: ModelSpec['dataOptions']; attack: string;
-    attackOptions?: Record<string, unknown>; epsilons: number[]; norm?: Norm; modes?: EvaluationMode[]; eotSamples?: number; limit?: number; seed?: number;
+    attackOptions?: Record<string, unknown>; epsilons: number[]; norm?: Norm; bounds?: [number, number] | null; modes?: EvaluationMode[]; eotSamples?: number;
+    limit?: number; seed?: number;
   }
   | { id: string; type: 'latency'; classifier: string; purifiers?: string[]; batchSize?: number }
   | { id: string; type: string; [key: string]: unknown };
@@ -378,6 +382,17 @@ async function trainingRecord(spec: ModelSpec, dir: string): Promise<{ training:
   return { training: meta.training ?? null, history: meta.history ?? [] };
 }
 
+/**
+ * The threat model of an attack or defense evaluation: `norm` (default L-inf), `epsilons`, and pixel
+ * `bounds` — omitted means [0,1] (valid images), `null` means no clipping at all (the protocol of
+ * paper 000's Algorithm 1, whose FGSM accuracies differ between eps 1.0 and 1.5, impossible with clipping).
+ */
+function threatOf(s: { norm?: Norm; epsilons: number[]; bounds?: [number, number] | null }): { norm: Norm; epsilons: number[]; bounds?: [number, number] } {
+  const threat = { norm: s.norm ?? 'linf' as Norm, epsilons: s.epsilons };
+  if (s.bounds === undefined) return threat;
+  return { ...threat, bounds: s.bounds === null ? [-Infinity, Infinity] : s.bounds };
+}
+
 async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, progress: boolean, runDir: string): Promise<unknown> {
   const dirOf = (id: string): string => {
     const dir = dirs.get(id);
@@ -393,10 +408,10 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
       const data = await loadDataset(s.data, { ...s.dataOptions, split: 'test' });
       owned.push(data);
       const result = await evaluateRobustness(model, data, {
-        attack: createAttack(s.attack, s.attackOptions ?? {}), threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons },
+        attack: createAttack(s.attack, s.attackOptions ?? {}), threat: threatOf(s),
         ...(s.limit !== undefined ? { limit: s.limit } : {}), progress,
       });
-      await captureExamples({ runDir, evaluation: s.id, classifier: model, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons }, seed: 0 });
+      await captureExamples({ runDir, evaluation: s.id, classifier: model, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: threatOf(s), seed: 0 });
       return result;
     }
     if (spec.type === 'defense') {
@@ -423,11 +438,11 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
       owned.push(data);
       const result = await evaluateDefenses({
         source: classifier, defenses, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {},
-        threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons }, ...(s.modes ? { modes: s.modes } : {}),
+        threat: threatOf(s), ...(s.modes ? { modes: s.modes } : {}),
         ...(s.eotSamples !== undefined ? { eotSamples: s.eotSamples } : {}), ...(s.limit !== undefined ? { limit: s.limit } : {}),
         seed: s.seed ?? 0, progress,
       });
-      await captureExamples({ runDir, evaluation: s.id, classifier, defenses, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: { norm: s.norm ?? 'linf', epsilons: s.epsilons }, seed: s.seed ?? 0 });
+      await captureExamples({ runDir, evaluation: s.id, classifier, defenses, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: threatOf(s), seed: s.seed ?? 0 });
       return result;
     }
     if (spec.type === 'latency') {
