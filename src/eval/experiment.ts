@@ -72,6 +72,8 @@ export type EvaluationSpec =
 export type CellSpec =
   | { paper: string; select: Partial<PaperEntry> }
   | { result: string; path: string }
+  /** A field of a trained model's record (`training` of its model.json, e.g. `testMse`, `purifiedAccuracy`). */
+  | { model: string; path: string }
   | { value: number | string | null };
 
 /** A table of an experiment: rows of labelled cells under named columns. */
@@ -190,6 +192,7 @@ export function validateExperiment(value: unknown, file: string): Experiment {
       for (const [column, cell] of Object.entries(row.cells)) {
         if (!t.columns.includes(column)) throw new DataError(file, `table '${t.id}' row '${row.label}': unknown column '${column}'`);
         if ('result' in cell && !evalIds.has(cell.result)) throw new DataError(file, `table '${t.id}' row '${row.label}': evaluation '${cell.result}' is not defined`);
+        if ('model' in cell && !ids.has(cell.model)) throw new DataError(file, `table '${t.id}' row '${row.label}': model '${cell.model}' is not defined`);
         if ('paper' in cell) paperTable(cell.paper);
       }
     }
@@ -238,6 +241,38 @@ export function modelKeys(experiment: Experiment): Map<string, string> {
   };
   for (const m of experiment.models) keyOf(m.id, new Set());
   return keys;
+}
+
+/**
+ * The models that `only` (evaluation and model ids) needs: the named models, every model an
+ * evaluation among them refers to (any string or string-list field equal to a model id), and,
+ * transitively, the classifiers those models are trained against. Unknown ids are an error.
+ */
+export function modelsNeeded(experiment: Experiment, only: readonly string[]): Set<string> {
+  const byId = new Map(experiment.models.map((m) => [m.id, m]));
+  const evaluationIds = new Set(experiment.evaluations.map((e) => e.id));
+  const unknown = only.filter((id) => !byId.has(id) && !evaluationIds.has(id));
+  if (unknown.length > 0) {
+    throw new BastionError(`experiment ${experiment.name} has no evaluation or model ${unknown.map((u) => `'${u}'`).join(', ')}`, {
+      hint: `evaluations: ${[...evaluationIds].join(', ')}; models: ${[...byId.keys()].join(', ')}`, exitCode: 2,
+    });
+  }
+  const needed = new Set<string>();
+  const add = (id: string): void => {
+    const spec = byId.get(id);
+    if (!spec || needed.has(id)) return;
+    needed.add(id);
+    if (spec.classifier) add(spec.classifier);
+  };
+  for (const id of only) {
+    add(id);
+    const evaluation = experiment.evaluations.find((e) => e.id === id);
+    if (!evaluation) continue;
+    for (const value of Object.values(evaluation)) {
+      for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string') add(v);
+    }
+  }
+  return needed;
 }
 
 /** Where cached models live: `$BASTION_CACHE_DIR/models`, else runs/cache/models beside the checkout. */
@@ -290,8 +325,12 @@ export function readPath(value: unknown, path: string): unknown {
   return current ?? null;
 }
 
-function resolveCell(cell: CellSpec, evaluations: ExperimentResults['evaluations']): number | string | null {
+function resolveCell(cell: CellSpec, evaluations: ExperimentResults['evaluations'], models: ExperimentResults['models']): number | string | null {
   if ('value' in cell) return cell.value;
+  if ('model' in cell) {
+    const v = readPath(models[cell.model]?.training ?? null, cell.path);
+    return typeof v === 'number' || typeof v === 'string' ? v : null;
+  }
   if ('paper' in cell) {
     const table = paperTable(cell.paper);
     const matches = table.entries.filter((e) => Object.entries(cell.select).every(([k, v]) => (e as unknown as Record<string, unknown>)[k] === v));
@@ -304,14 +343,14 @@ function resolveCell(cell: CellSpec, evaluations: ExperimentResults['evaluations
   return typeof v === 'number' || typeof v === 'string' ? v : null;
 }
 
-/** Resolves an experiment's tables from its evaluation results (adds the difference columns). */
-export function resolveTables(experiment: Experiment, evaluations: ExperimentResults['evaluations']): ResolvedTable[] {
+/** Resolves an experiment's tables from its evaluation results and model records (adds the difference columns). */
+export function resolveTables(experiment: Experiment, evaluations: ExperimentResults['evaluations'], models: ExperimentResults['models'] = {}): ResolvedTable[] {
   return experiment.tables.map((t) => {
     const differences = t.differences ?? [];
     const columns = [...t.columns, ...differences.map(([ours, paper]) => `${ours} - ${paper}`)];
     const rows = t.rows.map((row) => {
       const values: Record<string, number | string | null> = {};
-      for (const c of t.columns) values[c] = row.cells[c] ? resolveCell(row.cells[c] as CellSpec, evaluations) : null;
+      for (const c of t.columns) values[c] = row.cells[c] ? resolveCell(row.cells[c] as CellSpec, evaluations, models) : null;
       for (const [ours, paper] of differences) {
         const a = values[ours];
         const b = values[paper];
@@ -329,7 +368,10 @@ export interface RunExperimentOptions {
   out: string;
   /** Re-train even cached models. */
   retrain?: boolean;
-  /** Run only these evaluations (ids). */
+  /**
+   * Run only these evaluations, and train only these models (ids of either): the models the selected
+   * evaluations use and the named ones, with the classifiers they depend on. Default: everything.
+   */
   only?: string[];
   progress?: boolean;
   log?: (line: string) => void;
@@ -344,7 +386,9 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
   const keys = modelKeys(experiment);
   const dirs = new Map<string, string>();
   const models: ExperimentResults['models'] = {};
+  const needed = options.only ? modelsNeeded(experiment, options.only) : null;
   for (const spec of experiment.models) {
+    if (needed && !needed.has(spec.id)) continue;
     const dir = join(modelCacheDir(), `${spec.id}-${keys.get(spec.id)}`);
     dirs.set(spec.id, dir);
     const cached = !options.retrain && modelDone(spec, dir);
@@ -365,7 +409,7 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
   const results: ExperimentResults = {
     format: 'bastion-experiment-results', version: 1, experiment, configHash: sha(canonical(experiment)).slice(0, 16),
     smoke: experiment.smoke === true, startedAt, wallSeconds: (performance.now() - started) / 1000, models, evaluations,
-    tables: resolveTables(experiment, evaluations), provenance: collectProvenance({ command: `bastion reproduce ${experiment.name}` }),
+    tables: resolveTables(experiment, evaluations, models), provenance: collectProvenance({ command: `bastion reproduce ${experiment.name}` }),
   };
   await mkdir(options.out, { recursive: true });
   await writeFileAtomic(join(options.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -4,12 +4,15 @@
  */
 import type { ResolvedTable } from '../eval/experiment.js';
 
-/** How a cell value is shown: fractions in [0,1] as percentages, other numbers as they are. */
+/** Columns whose numbers are not fractions of a whole (shown as they are, never as percentages). */
+const RAW_NUMBER_COLUMN = /seconds|latency|mse|loss|param/i;
+
+/** How a cell value is shown: fractions in [0,1] as percentages, other numbers (and raw-number columns) as they are. */
 export function formatCell(value: number | string | null, column = ''): string {
   if (value === null) return '—';
   if (typeof value === 'string') return value;
   if (column.includes(' - ')) return `${value >= 0 ? '+' : ''}${(value * 100).toFixed(2)}`;
-  if (Math.abs(value) <= 1 && !column.toLowerCase().includes('seconds') && !column.toLowerCase().includes('latency')) return `${(value * 100).toFixed(2)}%`;
+  if (Math.abs(value) <= 1 && !RAW_NUMBER_COLUMN.test(column)) return `${(value * 100).toFixed(2)}%`;
   return Number.isInteger(value) ? String(value) : value.toPrecision(4);
 }
 

@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  listExperiments, modelKeys, readPath, resolveTables, runExperiment, validateExperiment, type Experiment,
+  listExperiments, modelKeys, modelsNeeded, readPath, resolveTables, runExperiment, validateExperiment, type Experiment,
 } from '../../src/eval/experiment.js';
-import { tableToCsv, tableToMarkdown } from '../../src/report/tables.js';
+import { formatCell, tableToCsv, tableToMarkdown } from '../../src/report/tables.js';
 import { setProgressOutput } from '../../src/util/progress.js';
 import { writePatchDataset } from '../defenses/fixtures.js';
 
@@ -68,6 +68,33 @@ describe('experiment configs', () => {
     assert.ok(Math.abs((row.values['ours - paper'] as number) - (0.9 - 0.9232)) < 1e-12);
     assert.match(tableToMarkdown(tables[0]!), /\| eps 0\.1 \| 92\.32% \| 90\.00% \| -2\.32 \|/);
     assert.match(tableToCsv(tables[0]!), /^row,paper,ours,ours - paper\neps 0,0\.9919,0\.99,/);
+  });
+
+  it('resolves cells from model records', () => {
+    const e: Experiment = { ...tiny('data'), tables: [{ id: 't', title: 'T', columns: ['mse'], rows: [{ label: 'cnn', cells: { mse: { model: 'cnn', path: 'testMse' } } }] }] };
+    const record = { dir: 'd', cached: true, seconds: 0, training: { testMse: 0.0123 }, history: [] };
+    assert.equal(resolveTables(e, {}, { cnn: record })[0]!.rows[0]!.values['mse'], 0.0123);
+    assert.equal(formatCell(0.0123, 'test MSE'), '0.01230', 'an MSE is not a percentage');
+    assert.equal(formatCell(0.9912, 'after purifier'), '99.12%');
+    assert.equal(resolveTables(e, {})[0]!.rows[0]!.values['mse'], null, 'a model not trained in this run gives an empty cell');
+    assert.throws(() => validateExperiment({ ...e, tables: [{ ...e.tables[0]!, rows: [{ label: 'r', cells: { mse: { model: 'nope', path: 'x' } } }] }] }, 'f.json'), /model 'nope' is not defined/);
+  });
+
+  it('--only selects the models the chosen evaluations and models need, with their classifiers', () => {
+    const base = tiny('data');
+    const e: Experiment = {
+      ...base,
+      models: [
+        ...base.models,
+        { id: 'other', kind: 'classifier', architecture: 'kfold-cnn', data: 'data' },
+        { id: 'p', kind: 'purifier', architecture: 'cae', data: 'data', classifier: 'other' },
+      ],
+      evaluations: [...base.evaluations, { id: 'def', type: 'defense', classifier: 'cnn', purifiers: ['p'], data: 'data', attack: 'fgsm', epsilons: [0.1] }],
+    };
+    assert.deepEqual([...modelsNeeded(e, ['fgsm'])].sort(), ['cnn']);
+    assert.deepEqual([...modelsNeeded(e, ['p'])].sort(), ['other', 'p']);
+    assert.deepEqual([...modelsNeeded(e, ['def'])].sort(), ['cnn', 'other', 'p']);
+    assert.throws(() => modelsNeeded(e, ['nope']), /has no evaluation or model 'nope'/);
   });
 });
 

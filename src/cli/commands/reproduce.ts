@@ -8,7 +8,7 @@ import { UsageError } from '../../util/errors.js';
 export const reproduceCommand: Command = {
   name: 'reproduce',
   summary: 'Reproduce a paper table end to end (train or reuse models, evaluate, compare with the paper)',
-  usage: 'reproduce NAME [--out DIR] [--retrain] [--only EVAL,...]  |  reproduce --list',
+  usage: 'reproduce NAME [--out DIR] [--retrain] [--only ID,...]  |  reproduce --list',
   description:
     'Experiments are the JSON files in experiments/. Trained models are cached by the hash of their spec under ' +
     'runs/cache/models (or $BASTION_CACHE_DIR/models), so a second run only evaluates. Writes results.json (with ' +
@@ -18,7 +18,7 @@ export const reproduceCommand: Command = {
     list: { type: 'boolean', description: 'list the experiments with their estimated time on this machine' },
     out: { type: 'string', valueName: 'DIR', description: 'output folder (default runs/reproduce/NAME)' },
     retrain: { type: 'boolean', description: 'train every model again even when cached' },
-    only: { type: 'string', valueName: 'IDS', description: 'run only these evaluations (comma-separated ids)' },
+    only: { type: 'string', valueName: 'IDS', description: 'run only these evaluations and/or train only these models (comma-separated ids), with the models they need' },
   },
   allowPositionals: true,
   examples: ['bastion reproduce --list', 'bastion reproduce paper000-table3', 'bastion report runs/reproduce/paper000-table3'],
