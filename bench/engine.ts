@@ -8,7 +8,7 @@
  * channels-last recipe for transparency. Targets (issue 2): training >= 1.1x, inference and
  * input gradient >= 1.0x the default PyTorch figure.
  *
- * Run: node dist/bench/engine.js [--rounds N] [--json FILE]
+ * Run: node dist/bench/engine.js [--rounds N] [--json FILE] [--no-python]
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -111,11 +111,12 @@ function inputGradient(): BastionCase {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, json: { type: 'string' } } });
+  // --no-python: Bastion alone (e.g. to compare OpenMP wait policies without a second process competing).
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, json: { type: 'string' }, 'no-python': { type: 'boolean', default: false } } });
   const rounds = Number(values.rounds);
   const threads = benchThreads();
   setNumThreads(threads);
-  const python = await PythonWorker.start(join(packageRoot, 'bench', 'py', 'worker.py'), threads);
+  const python = values['no-python'] ? null : await PythonWorker.start(join(packageRoot, 'bench', 'py', 'worker.py'), threads);
   const comparisons: Comparison[] = [
     {
       name: 'training step (simple CNN, Adam, batch 128)', unit: 'img', units: 20 * BATCH, warmup: 5 * BATCH, bastion: trainStep(), target: 1.1,
