@@ -157,6 +157,23 @@ describe('activations, resizing and padding', () => {
     });
   });
 
+  it('gelu and tanh on channels-last maps: same values and gradients, channels-last result', () => {
+    scope(() => {
+      const x = randn([2, 3, 4, 5]);
+      const cl = x.channelsLast().requiresGrad_();
+      for (const op of [(t: Tensor) => F.gelu(t), (t: Tensor) => F.tanh(t)]) {
+        const y = op(cl);
+        assertClose(y.sub(op(x)).abs().max().item(), 0, 1e-7);
+        assert.ok(y.permute([0, 2, 3, 1]).isContiguous(), 'the result keeps channels-last strides');
+        const [g] = grad(y.mul(y).sum(), [cl]);
+        const xg = x.clone().requiresGrad_();
+        const yc = op(xg);
+        const [gc] = grad(yc.mul(yc).sum(), [xg]);
+        assertClose((g as Tensor).sub(gc as Tensor).abs().max().item(), 0, 1e-6);
+      }
+    });
+  });
+
   it('interpolate: nearest and bilinear (with and without aligned corners)', () => {
     scope(() => {
       const x = tensor([0, 1, 2, 3], { shape: [1, 1, 2, 2] });
