@@ -59,6 +59,7 @@ export type FitEvent =
   | { type: 'start'; epochs: number; startEpoch: number; resumed: boolean }
   | { type: 'epoch-start'; epoch: number; epochs: number; lr: number }
   | { type: 'batch'; epoch: number; batch: number; batches: number; loss: number; lr: number }
+  | { type: 'skipped-batch'; epoch: number; batch: number; loss: number; skipped: number }
   | { type: 'metrics'; epoch: number; metrics: EpochMetrics }
   | { type: 'checkpoint'; epoch: number; kind: 'last' | 'best'; dir: string }
   | { type: 'early-stop'; epoch: number; metric: string; best: number; bestEpoch: number; patience: number }
@@ -87,6 +88,13 @@ export interface FitOptions {
   epochs: number;
   /** Scales gradients to this total L2 norm before each step (see clipGradNorm). */
   clipGradNorm?: number;
+  /**
+   * Batches whose loss is not finite that the run may skip (no update; the schedule still
+   * advances) before it stops as diverged; default 0. Skips are counted in the epoch metrics
+   * (`skipped_batches`) and announced by 'skipped-batch' events. A guard for rare non-finite
+   * batches in long runs, never a substitute for a stable learning rate.
+   */
+  maxNonFiniteBatches?: number;
   /** Where `last/` and `best/` checkpoints go; without it nothing is saved and resume is impossible. */
   checkpointDir?: string;
   /** Written to model.json (default architecture: the model's class name, config {}). */
@@ -240,6 +248,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   }
 
   let epochsRun = 0;
+  let skippedBatches = 0;
   let lastYield = performance.now();
   for (let epoch = state.epochsCompleted; epoch < epochs; epoch++) {
     const epochStart = performance.now();
@@ -249,28 +258,40 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     const progress = options.progress === false ? null : new Progress(`${label}epoch ${epoch + 1}/${epochs}`, train.sampleCount, 'img');
     const running = new RunningMeans();
     let batchIndex = 0;
+    const skippedBefore = skippedBatches;
     for await (const batch of train.batches(epoch)) {
       options.signal?.throwIfAborted();
       const n = batchSize(batch);
       const values = scope(() => {
         optimizer.zeroGrad();
         const { loss, output } = normaliseLoss(lossFn(model, batch));
+        const lossValue = loss.item();
+        if (!Number.isFinite(lossValue)) return { loss: lossValue };
         loss.backward();
         if (options.clipGradNorm !== undefined) clipGradNorm(model.parameters(), options.clipGradNorm);
         optimizer.step();
-        const out: Record<string, number> = { loss: loss.item() };
+        const out: Record<string, number> = { loss: lossValue };
         if (output !== undefined) noGrad(() => { for (const [name, fn] of Object.entries(metricFns)) out[name] = fn(output, batch); });
         return out;
       });
-      if (!Number.isFinite(values['loss'])) {
-        throw new BastionError(`fit: the loss became ${values['loss']} in epoch ${epoch + 1}, batch ${batchIndex + 1}; training diverged`, {
-          hint: 'lower the learning rate (or clip gradients with clipGradNorm); the last checkpoint is still intact',
-        });
+      const finite = Number.isFinite(values['loss']);
+      if (!finite) {
+        skippedBatches += 1;
+        if (skippedBatches > (options.maxNonFiniteBatches ?? 0)) {
+          throw new BastionError(`fit: the loss became ${values['loss']} in epoch ${epoch + 1}, batch ${batchIndex + 1}; training diverged`, {
+            hint: 'lower the learning rate (or clip gradients with clipGradNorm); the last checkpoint is still intact',
+          });
+        }
+        emit({ type: 'skipped-batch', epoch, batch: batchIndex, loss: values['loss'] as number, skipped: skippedBatches });
       }
       state.step += 1;
       if (scheduler !== undefined && schedulerStep === 'batch') scheduler.step();
-      running.add(values, n);
-      progress?.tick(n, running.means());
+      if (finite) {
+        running.add(values, n);
+        progress?.tick(n, running.means());
+      } else {
+        progress?.tick(n, { ...running.means(), skipped: skippedBatches });
+      }
       emit({ type: 'batch', epoch, batch: batchIndex, batches: train.batchCount, loss: values['loss'] as number, lr: optimizer.lr });
       batchIndex++;
       if (performance.now() - lastYield > YIELD_EVERY_MS) {
@@ -283,6 +304,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
 
     const validation = options.validation === undefined ? {} : await validate(options, epoch, lossFn, metricFns);
     const entry: EpochMetrics = { epoch, ...running.means(), ...validation, lr, seconds: (performance.now() - epochStart) / 1000 };
+    if (skippedBatches > skippedBefore) entry['skipped_batches'] = skippedBatches - skippedBefore;
     state.history.push(entry);
     emit({ type: 'metrics', epoch, metrics: entry });
 

@@ -10,6 +10,7 @@ import { readCheckpointMeta, readTrainState } from '../../src/io/checkpoint.js';
 import { Adam, OneCycleLR, SGD } from '../../src/optim/index.js';
 import { manualSeed, scope, tensorStats, type Tensor } from '../../src/tensor/index.js';
 import { fit, type FitEvent, type FitOptions } from '../../src/train/index.js';
+import { crossEntropy } from '../../src/nn/functional.js';
 import { setProgressOutput } from '../../src/util/progress.js';
 import { TensorBatches, TinyCNN, syntheticImages } from './synthetic.js';
 
@@ -135,6 +136,27 @@ describe('fit', () => {
     assert.equal(resumed.epochsRun, 0, 'a stopped run stays stopped');
     assert.equal(resumed.stoppedEarly, true);
     options.dispose();
+  });
+
+  it('skips at most maxNonFiniteBatches batches whose loss is not finite, without updating on them', async () => {
+    let calls = 0;
+    const nanOnSecond: FitOptions['loss'] = (model, batch) => {
+      calls += 1;
+      const loss = crossEntropy(model.forward(batch.x as Tensor), batch.y as Tensor);
+      return calls === 2 ? loss.mul(Number.NaN) : loss;
+    };
+    const events: FitEvent[] = [];
+    const options = setup(3, 1, { loss: nanOnSecond, maxNonFiniteBatches: 1, onEvent: (e) => events.push(e) });
+    const result = await fit(options);
+    assert.equal(result.history[0]?.['skipped_batches'], 1);
+    assert.ok(Number.isFinite(result.history[0]?.['loss']), 'the skipped batch stays out of the epoch means');
+    assert.deepEqual(events.find((e) => e.type === 'skipped-batch'), { type: 'skipped-batch', epoch: 0, batch: 1, loss: Number.NaN, skipped: 1 });
+    for (const p of options.model.parameters()) assert.ok(Number.isFinite(scope(() => p.abs().max().item())), 'no NaN reached the weights');
+    options.dispose();
+    calls = 0;
+    const strict = setup(3, 1, { loss: nanOnSecond });
+    await assert.rejects(fit(strict), /the loss became NaN in epoch 1, batch 2; training diverged/);
+    strict.dispose();
   });
 
   it('reports bad settings and diverging training clearly', async () => {
