@@ -1,7 +1,9 @@
 /**
  * The experiment settings of paper 004 (AAD) per data set: training recipe (sec. 5.1), training
  * attack, and the Table 6 evaluation (FGSM, PGD-k and CW-k at one epsilon, "the same settings as
- * Madry et al."). `bastion train --recipe paper004` and `bastion eval-aad` read them.
+ * Madry et al."). `bastion train --recipe paper004` and `bastion eval-aad` read them; the
+ * versioned experiments experiments/paper004-table6-{mnist,fashion-mnist}.json spell the same
+ * settings out for `bastion reproduce` (test/eval/experiment.test.ts checks that they agree).
  *
  * Sec. 5.1: LeNet — batch 100, learning rate 0.001, 5 epochs, keep rate 0.5; ResNet9 — batch
  * 100, learning rate 0.0001, 200 epochs, keep rate 0.5. The optimizer is not named; a learning

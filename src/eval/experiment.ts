@@ -21,6 +21,7 @@ import { loadClassifier, loadPurifier, trainClassifier, type ClassifierRecipe, t
 import { trainPurifier, type PurifierTrainingMode } from '../defenses/purifier-training.js';
 import { loadEnsemble, trainKFoldEnsemble, type Ensemble } from '../defenses/ensemble.js';
 import { DefendedClassifier } from '../defenses/defended.js';
+import { adversarialTraining, ADVERSARIAL_METHODS, type AdversarialTrainingOptions } from '../defenses/adversarial-training.js';
 import { createAttack } from '../attacks/registry.js';
 import type { Norm } from '../attacks/types.js';
 import { evaluateRobustness } from './robustness.js';
@@ -28,6 +29,7 @@ import { evaluateDefenses, type EvaluationMode } from './defense.js';
 import { measureLatency } from './latency.js';
 import { captureExamples } from './examples.js';
 import { paperTable, type PaperEntry } from './paper.js';
+import { attentionAnalysis, evaluateA3, evaluateTable6 } from './aad.js';
 
 /** Bumped when training code changes in a way that invalidates cached models. */
 export const MODEL_CACHE_VERSION = 2;
@@ -50,8 +52,11 @@ export interface ModelSpec {
   classifier?: string;
   /** Ensembles: folds. */
   k?: number;
-  /** Classifiers: a training-time defense (e.g. { type: 'madry', eps: 0.3, aad: {...} }), see registerClassifierDefense. */
-  defense?: Record<string, unknown>;
+  /**
+   * Classifiers: adversarial training (src/defenses/adversarial-training.ts), e.g.
+   * `{ "method": "madry", "eps": 0.3, "steps": 40, "stepSize": 0.01, "aad": true }`.
+   */
+  defense?: AdversarialTrainingOptions;
 }
 
 /** One evaluation of an experiment. */
@@ -66,7 +71,18 @@ export type EvaluationSpec =
     limit?: number; seed?: number;
   }
   | { id: string; type: 'latency'; classifier: string; purifiers?: string[]; batchSize?: number }
-  | { id: string; type: string; [key: string]: unknown };
+  /** Paper 004 Table 6: clean, FGSM, PGD-k and CW-k accuracy at one budget (src/eval/aad.ts evaluateTable6). */
+  | {
+    id: string; type: 'table6'; model: string; data: string; eps: number; stepSize: number; iterations?: number[]; confidence?: number;
+    limit?: number; seed?: number;
+  }
+  /** Paper 004 Table 7 analogue: Iter-StepLL and PGD with and without the A3 term (evaluateA3). */
+  | { id: string; type: 'a3'; model: string; data: string; epsilons: number[]; steps?: number; sigma?: number; limit?: number; seed?: number }
+  /** Paper 004 Table 3 analogue: IoU of clean and StepLL-adversarial top-k Grad-CAM cells (attentionAnalysis). */
+  | { id: string; type: 'attention'; model: string; data: string; epsilons: number[]; cells?: number[]; limit?: number };
+
+/** Every evaluation type an experiment may use. */
+export const EVALUATION_TYPES = ['attack', 'defense', 'latency', 'table6', 'a3', 'attention'] as const;
 
 /** Where a table cell's value comes from. */
 export type CellSpec =
@@ -127,24 +143,6 @@ export interface ExperimentResults {
   provenance: Provenance;
 }
 
-/** A training-time classifier defense (adversarial training, AAD); registered by src/defenses. */
-export type ClassifierDefenseTrainer = (spec: ModelSpec, out: string, options: { progress: boolean }) => Promise<void>;
-const classifierDefenses = new Map<string, ClassifierDefenseTrainer>();
-
-/** Registers the trainer for `defense.type` in model specs (e.g. 'madry', 'alp', 'trades'). */
-export function registerClassifierDefense(type: string, trainer: ClassifierDefenseTrainer): void {
-  classifierDefenses.set(type, trainer);
-}
-
-/** Runs an evaluation of a custom type; receives the spec and the loaded model directories. */
-export type EvaluationHandler = (spec: EvaluationSpec, context: { modelDir(id: string): string; progress: boolean }) => Promise<unknown>;
-const evaluationHandlers = new Map<string, EvaluationHandler>();
-
-/** Registers a handler for evaluations of `type` (beyond attack, defense and latency). */
-export function registerEvaluation(type: string, handler: EvaluationHandler): void {
-  evaluationHandlers.set(type, handler);
-}
-
 /** The folder holding the experiment configs. */
 export function experimentsDir(): string {
   return join(packageRoot, 'experiments');
@@ -176,6 +174,13 @@ export function validateExperiment(value: unknown, file: string): Experiment {
     ids.add(m.id);
     if (!['classifier', 'purifier', 'ensemble'].includes(m.kind)) throw new DataError(file, `model '${m.id}': kind must be classifier, purifier or ensemble`);
     if (typeof m.architecture !== 'string' || typeof m.data !== 'string') throw new DataError(file, `model '${m.id}': architecture and data are required`);
+    if (m.defense !== undefined) {
+      const d = m.defense as Partial<AdversarialTrainingOptions> | null;
+      if (m.kind !== 'classifier') throw new DataError(file, `model '${m.id}': 'defense' (adversarial training) applies to classifiers only`);
+      if (d === null || typeof d !== 'object' || !ADVERSARIAL_METHODS.includes(d.method as never) || typeof d.eps !== 'number' || !(d.eps > 0)) {
+        throw new DataError(file, `model '${m.id}': 'defense' needs a method (${ADVERSARIAL_METHODS.join(', ')}) and a positive eps`, 'e.g. { "method": "madry", "eps": 0.3 }');
+      }
+    }
     if (m.kind === 'purifier' && m.classifier !== undefined && !e.models.some((o) => o.id === m.classifier)) {
       throw new DataError(file, `model '${m.id}': classifier '${m.classifier}' is not a model of this experiment`);
     }
@@ -184,6 +189,9 @@ export function validateExperiment(value: unknown, file: string): Experiment {
   for (const ev of e.evaluations) {
     if (typeof ev.id !== 'string' || evalIds.has(ev.id)) throw new DataError(file, `evaluation ids must be unique strings (problem at ${JSON.stringify(ev.id)})`);
     evalIds.add(ev.id);
+    if (!(EVALUATION_TYPES as readonly string[]).includes(ev.type)) {
+      throw new DataError(file, `evaluation '${ev.id}': unknown type '${String(ev.type)}'`, `use one of ${EVALUATION_TYPES.join(', ')}`);
+    }
     const refs = [(ev as { model?: string }).model, (ev as { classifier?: string }).classifier, ...((ev as { purifiers?: string[] }).purifiers ?? []), (ev as { ensemble?: string }).ensemble];
     for (const r of refs) if (r !== undefined && !ids.has(r)) throw new DataError(file, `evaluation '${ev.id}' names model '${r}', which is not defined`);
   }
@@ -287,17 +295,13 @@ function modelDone(spec: ModelSpec, dir: string): boolean {
 async function trainModel(spec: ModelSpec, dir: string, dirs: Map<string, string>, progress: boolean): Promise<void> {
   const dataOptions = spec.dataOptions ?? {};
   if (spec.kind === 'classifier') {
-    if (spec.defense) {
-      const type = String(spec.defense['type']);
-      const trainer = classifierDefenses.get(type);
-      if (!trainer) throw new BastionError(`model '${spec.id}': no trainer registered for defense '${type}'`, { hint: `known: ${[...classifierDefenses.keys()].join(', ') || 'none'}` });
-      await trainer(spec, dir, { progress });
-    } else {
-      await trainClassifier({
-        architecture: spec.architecture, data: spec.data, out: dir, recipe: (spec.recipe ?? {}) as Partial<ClassifierRecipe>,
-        seed: spec.seed ?? 0, dataOptions, ...(spec.limit !== undefined ? { limit: spec.limit } : {}), resume: true, progress,
-      });
-    }
+    // Adversarial training (Madry / ALP / TRADES, optionally + AAD) runs its attack inside the loop.
+    const defense = spec.defense ? adversarialTraining(spec.defense) : null;
+    await trainClassifier({
+      architecture: spec.architecture, data: spec.data, out: dir, recipe: (spec.recipe ?? {}) as Partial<ClassifierRecipe>,
+      seed: spec.seed ?? 0, dataOptions, ...(spec.limit !== undefined ? { limit: spec.limit } : {}), resume: true, progress,
+      ...(defense ? { loss: defense.loss, metrics: defense.metrics, trainingInfo: { ...defense.info }, onEvent: defense.observe } : {}),
+    });
     return;
   }
   if (spec.kind === 'purifier') {
@@ -502,9 +506,29 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
       }
       return out;
     }
-    const handler = evaluationHandlers.get(spec.type);
-    if (!handler) throw new BastionError(`evaluation '${spec.id}': unknown type '${spec.type}'`, { hint: `known: attack, defense, latency${[...evaluationHandlers.keys()].map((k) => `, ${k}`).join('')}` });
-    return await handler(spec, { modelDir: dirOf, progress });
+    // Paper 004's evaluations of one classifier on the test split.
+    const { model } = await loadClassifier(dirOf(spec.model));
+    owned.push(model);
+    const data = await loadDataset(spec.data, { split: 'test' });
+    owned.push(data);
+    const common = { ...(spec.limit !== undefined ? { limit: spec.limit } : {}), progress };
+    if (spec.type === 'table6') {
+      const result = await evaluateTable6(model, data, {
+        eps: spec.eps, stepSize: spec.stepSize, ...(spec.iterations ? { iterations: spec.iterations } : {}),
+        ...(spec.confidence !== undefined ? { confidence: spec.confidence } : {}), seed: spec.seed ?? 0, ...common,
+      });
+      const steps = Math.max(...result.iterations);
+      const threat = { norm: 'linf' as Norm, epsilons: [spec.eps] };
+      await captureExamples({ runDir, evaluation: spec.id, classifier: model, dataset: data, attack: 'pgd', attackOptions: { steps, stepSize: spec.stepSize }, threat, seed: spec.seed ?? 0 });
+      return result;
+    }
+    if (spec.type === 'a3') {
+      return await evaluateA3(model, data, {
+        epsilons: spec.epsilons, ...(spec.steps !== undefined ? { steps: spec.steps } : {}), ...(spec.sigma !== undefined ? { sigma: spec.sigma } : {}),
+        seed: spec.seed ?? 0, ...common,
+      });
+    }
+    return await attentionAnalysis(model, data, { epsilons: spec.epsilons, ...(spec.cells ? { cells: spec.cells } : {}), ...common });
   } finally {
     for (const o of owned) o.dispose();
   }

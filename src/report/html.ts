@@ -22,6 +22,7 @@ import type { CellSpec, ExperimentResults, ResolvedTable, TableSpec } from '../e
 import type { RobustnessResult } from '../eval/robustness.js';
 import type { DefenseEvaluation } from '../eval/defense.js';
 import type { Latency } from '../eval/latency.js';
+import type { A3EvaluationResult, AttentionAnalysisResult, Table6Result } from '../eval/aad.js';
 import type { ExampleImage, ExampleSet } from '../eval/examples.js';
 import type { ComparisonRow } from '../eval/paper.js';
 import type { Provenance } from '../io/provenance.js';
@@ -424,6 +425,43 @@ function latencySection(entries: Record<string, Latency>): string {
   ], rows);
 }
 
+/** Paper 004 Table 6 of one model: accuracy against the attack's iteration count (PGD-k, CW-k), FGSM and clean. */
+function table6Section(name: string, r: Table6Result): string {
+  const series: Series[] = [
+    { name: 'PGD-k', points: r.iterations.map((k) => ({ x: k, y: r.columns[`pgd${k}`] as number })) },
+    { name: 'CW-k', points: r.iterations.map((k) => ({ x: k, y: r.columns[`cw${k}`] as number })), dash: '6 4' },
+  ];
+  const chart = lineChart({
+    title: `${name}: accuracy against attack iterations (ε ${epsLabel(r.eps)})`, xLabel: 'iterations k', yLabel: 'accuracy', yDomain: [0, 1], yFormat: percentTick,
+    series, description: `${r.samples} images; PGD and CW steps of ${shortNumber(r.stepSize)} from a random start.`,
+  });
+  const keys = Object.keys(r.columns);
+  const t = table(`Accuracy on ${r.samples} test images at ε ${esc(epsLabel(r.eps))} (step ${esc(shortNumber(r.stepSize))})`, keys.map((k) => ({ label: esc(k), numeric: true })), [keys.map((k) => pct(r.columns[k]))]);
+  const times = `<p class="facts">Wall time: ${Object.entries(r.seconds).map(([k, v]) => `${esc(k)} ${seconds(v)}`).join(', ')}.</p>`;
+  return `<div class="chart-row">${chart}</div>${t}${times}`;
+}
+
+/** Paper 004 Table 7 analogue: accuracy on the clean-correct images under each attack with and without A3. */
+function a3Section(name: string, r: A3EvaluationResult): string {
+  const rows = r.rows.map((row) => [esc(epsLabel(row.eps)), pct(row.iterStepLL), pct(row.iterStepLLA3), pct(row.pgd), pct(row.pgdA3)]);
+  const t = table(`${esc(name)}: accuracy on I_att (${r.iatt} clean-correct of ${r.samples} images), ${r.steps} iterations, σ ${r.sigma}`, [
+    { label: 'ε' }, { label: 'Iter-StepLL', numeric: true }, { label: 'Iter-StepLL + A3', numeric: true }, { label: 'PGD', numeric: true }, { label: 'PGD + A3', numeric: true },
+  ], rows);
+  return `${t}<p class="facts">Lower is a stronger attack; the A3 columns add the attention-deviation term (paper 004 eq. 11-13) to the same attack, steps and seed.</p>`;
+}
+
+/** Paper 004 Table 3 analogue: IoU of the clean and adversarial attention areas, successful vs failed attacks. */
+function attentionSection(name: string, r: AttentionAnalysisResult): string {
+  const cells = r.rows[0]?.iou.map((c) => c.cells) ?? [];
+  const rows = r.rows.flatMap((row) => [
+    [esc(epsLabel(row.eps)), `succeeded (${row.succeeded})`, ...row.iou.map((c) => (c.succeed === null ? '—' : c.succeed.toFixed(3)))],
+    [esc(epsLabel(row.eps)), `failed (${row.failed})`, ...row.iou.map((c) => (c.fail === null ? '—' : c.fail.toFixed(3)))],
+  ]);
+  return table(`${esc(name)}: mean IoU of the top-k Grad-CAM cells (${esc(r.layer)}, ${r.grid.join('×')} grid), clean vs StepLL-adversarial`, [
+    { label: 'ε' }, { label: 'attack' }, ...cells.map((k) => ({ label: `${k} cells`, numeric: true })),
+  ], rows);
+}
+
 function rawSection(result: unknown): string {
   const text = JSON.stringify(result, null, 2) ?? 'null';
   const shown = text.length > 20000 ? `${text.slice(0, 20000)}\n… (${text.length - 20000} more characters in results.json)` : text;
@@ -595,6 +633,9 @@ async function experimentReport(dir: string, r: ExperimentResults, options: Rend
     if (ev.type === 'attack') body = robustnessSection(spec.id, ev.result as RobustnessResult, paper.get(spec.id), null);
     else if (ev.type === 'defense') body = defenseSection(spec.id, ev.result as DefenseEvaluation, paper.get(spec.id));
     else if (ev.type === 'latency') body = latencySection(ev.result as Record<string, Latency>);
+    else if (ev.type === 'table6') body = table6Section(spec.id, ev.result as Table6Result);
+    else if (ev.type === 'a3') body = a3Section(spec.id, ev.result as A3EvaluationResult);
+    else if (ev.type === 'attention') body = attentionSection(spec.id, ev.result as AttentionAnalysisResult);
     else body = rawSection(ev.result);
     const examples = await readExampleSet(dir, spec.id);
     evalHtml.push(`${head}${what ? `<p class="lead">${what}</p>` : ''}${body}${examples ? await renderExampleSet(examples, images) : ''}`);

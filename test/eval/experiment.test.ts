@@ -10,6 +10,7 @@ import {
 import { formatCell, tableToCsv, tableToMarkdown } from '../../src/report/tables.js';
 import { setProgressOutput } from '../../src/util/progress.js';
 import { writePatchDataset } from '../defenses/fixtures.js';
+import { paper004Experiment } from '../../src/eval/aad-config.js';
 
 const root = mkdtempSync(join(tmpdir(), 'bastion-experiment-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -37,11 +38,37 @@ describe('experiment configs', () => {
     for (const e of experiments) assert.ok(e.estimateMinutes > 0 && e.models.length > 0, e.name);
   });
 
+  it('trains the paper-004 experiments with the settings of src/eval/aad-config.ts (what `train --recipe paper004` uses)', async () => {
+    const experiments = (await listExperiments()).filter((e) => e.name.startsWith('paper004-table6-'));
+    assert.deepEqual(experiments.map((e) => e.name).sort(), ['paper004-table6-fashion-mnist', 'paper004-table6-mnist']);
+    for (const e of experiments) {
+      for (const m of e.models) {
+        const settings = paper004Experiment(m.data);
+        assert.equal(m.architecture, settings.architecture, `${e.name}/${m.id}`);
+        assert.deepEqual(m.recipe, settings.recipe, `${e.name}/${m.id}: recipe`);
+        if (m.defense) {
+          const { eps, steps, stepSize } = settings.trainingAttack;
+          assert.deepEqual({ eps: m.defense.eps, steps: m.defense.steps, stepSize: m.defense.stepSize }, { eps, steps, stepSize }, `${e.name}/${m.id}: training attack`);
+        }
+      }
+      for (const ev of e.evaluations) {
+        if (ev.type !== 'table6') continue;
+        const { eps, stepSize, iterations } = paper004Experiment(ev.data).evaluation;
+        assert.deepEqual({ eps: ev.eps, stepSize: ev.stepSize, iterations: ev.iterations }, { eps, stepSize, iterations }, `${e.name}/${ev.id}`);
+      }
+    }
+  });
+
   it('rejects broken configs with the field named', () => {
     const base = tiny('x');
     assert.throws(() => validateExperiment({ ...base, estimateMinutes: 0 }, 'f.json'), /f\.json: 'estimateMinutes' must be a positive number/);
     assert.throws(() => validateExperiment({ ...base, evaluations: [{ ...base.evaluations[0], model: 'nope' }] }, 'f.json'), /names model 'nope', which is not defined/);
     assert.throws(() => validateExperiment({ ...base, models: [...base.models, { ...base.models[0] }] }, 'f.json'), /model ids must be unique/);
+    assert.throws(() => validateExperiment({ ...base, evaluations: [{ ...base.evaluations[0]!, type: 'aad-study' }] }, 'f.json'), /evaluation 'fgsm': unknown type 'aad-study'/);
+    const withDefense = (defense: unknown, kind = 'classifier'): unknown => ({ ...base, models: [{ ...base.models[0], kind, defense }] });
+    assert.throws(() => validateExperiment(withDefense({ method: 'nope', eps: 0.3 }), 'f.json'), /model 'cnn': 'defense' needs a method \(madry, alp, trades\) and a positive eps/);
+    assert.throws(() => validateExperiment(withDefense({ method: 'madry' }), 'f.json'), /positive eps/);
+    assert.throws(() => validateExperiment(withDefense({ method: 'madry', eps: 0.3 }, 'purifier'), 'f.json'), /applies to classifiers only/);
     const badTable = { ...base, tables: [{ ...base.tables[0]!, rows: [{ label: 'r', cells: { nope: { value: 1 } } }] }] };
     assert.throws(() => validateExperiment(badTable, 'f.json'), /unknown column 'nope'/);
   });
@@ -114,6 +141,42 @@ describe('runExperiment', () => {
       const second = await runExperiment(e, { out: join(root, 'out2'), progress: false });
       assert.equal(second.models['cnn']?.cached, true);
       assert.deepEqual(second.tables, first.tables, 'same model and seed, same numbers');
+    } finally {
+      delete process.env['BASTION_CACHE_DIR'];
+    }
+  });
+
+  it('trains adversarially (Madry + AAD) and runs the paper-004 evaluations (Table 6, A3, attention)', async () => {
+    setProgressOutput(null);
+    process.env['BASTION_CACHE_DIR'] = join(root, 'cache-aad');
+    try {
+      const data = writePatchDataset(join(root, 'data-aad'), 120, 4);
+      const recipe = { epochs: 1, valCount: 0, batchSize: 40, flip: false, cropPadding: 0 };
+      const e: Experiment = {
+        name: 'tiny-aad', version: 1, title: 'Tiny AAD', papers: ['004'], description: 'test', estimateMinutes: 1, smoke: true,
+        models: [{ id: 'robust', kind: 'classifier', architecture: 'kfold-cnn', data, recipe, defense: { method: 'madry', eps: 0.1, steps: 2, aad: true } }],
+        evaluations: [
+          { id: 't6', type: 'table6', model: 'robust', data, eps: 0.1, stepSize: 0.05, iterations: [1, 3], limit: 20 },
+          { id: 'a3', type: 'a3', model: 'robust', data, epsilons: [0.1], steps: 2, limit: 40 },
+          { id: 'iou', type: 'attention', model: 'robust', data, epsilons: [0.1], cells: [2, 4], limit: 40 },
+        ],
+        tables: [{ id: 't', title: 'T', columns: ['pgd3', 'cw3'], rows: [{ label: 'madry+aad', cells: { pgd3: { result: 't6', path: 'columns.pgd3' }, cw3: { result: 't6', path: 'columns.cw3' } } }] }],
+      };
+      validateExperiment(e, 'tiny-aad.json');
+      const results = await runExperiment(e, { out: join(root, 'out-aad'), progress: false });
+      const training = results.models['robust']?.training as { defense: string; aad: unknown; attack: { steps: number; eps: number } };
+      assert.equal(training.defense, 'madry');
+      assert.ok(training.aad !== null, 'the AAD settings are recorded');
+      assert.deepEqual([training.attack.steps, training.attack.eps], [2, 0.1]);
+      const row = results.tables[0]!.rows[0]!.values;
+      for (const column of ['pgd3', 'cw3']) assert.ok(typeof row[column] === 'number' && row[column] >= 0 && row[column] <= 1, `${column}: ${row[column]}`);
+      const t6 = results.evaluations['t6']!.result as { columns: Record<string, number>; samples: number };
+      assert.equal(t6.samples, 20, 'the limit holds');
+      assert.ok((t6.columns['pgd3'] as number) <= (t6.columns['pgd1'] as number), 'more iterations never raise accuracy');
+      const a3 = results.evaluations['a3']!.result as { rows: { pgd: number; pgdA3: number }[] };
+      assert.equal(a3.rows.length, 1);
+      const iou = results.evaluations['iou']!.result as { rows: { images: number; iou: { cells: number }[] }[] };
+      assert.deepEqual(iou.rows[0]!.iou.map((c) => c.cells), [2, 4]);
     } finally {
       delete process.env['BASTION_CACHE_DIR'];
     }

@@ -19,7 +19,7 @@ export function squarePng(value: number, offset = 6): Uint8Array {
   return encodePng({ width: 28, height: 28, channels: 1, data });
 }
 
-/** The synthetic experiment: a classifier and a purifier, an FGSM sweep, a defense evaluation, latency, and a custom-type result. */
+/** The synthetic experiment: a classifier and a purifier, an FGSM sweep, a defense evaluation, latency, and a paper-004 Table 6 result. */
 export function syntheticExperiment(options: { smoke: boolean; title?: string }): Experiment {
   return {
     name: 'synthetic', version: 1, title: options.title ?? 'Synthetic report test', papers: ['000'], description: 'Hand-made results for the report test.',
@@ -32,7 +32,7 @@ export function syntheticExperiment(options: { smoke: boolean; title?: string })
       { id: 'fgsm', type: 'attack', model: 'cnn', data: 'mnist', attack: 'fgsm', epsilons: [0, 0.1, 0.2, 0.3] },
       { id: 'def', type: 'defense', classifier: 'cnn', purifiers: ['cae'], data: 'mnist', attack: 'fgsm', epsilons: [0.3, 0.6], modes: ['gray-box', 'white-box', 'bpda'] },
       { id: 'lat', type: 'latency', classifier: 'cnn', purifiers: ['cae'] },
-      { id: 'custom', type: 'aad-study', note: 'raw' },
+      { id: 't6', type: 'table6', model: 'cnn', data: 'mnist', eps: 0.3, stepSize: 0.01, iterations: [10, 100] },
     ],
     tables: [
       {
@@ -86,7 +86,13 @@ export function writeSyntheticRun(dir: string, options: { smoke?: boolean; title
     fgsm: { type: 'attack', seconds: 0.8, result: FGSM_RESULT },
     def: { type: 'defense', seconds: 6.1, result: DEFENSE_RESULT },
     lat: { type: 'latency', seconds: 3, result: { classifier: { perImageBatch1: 0.0004, perImageAmortised: 0.00002, batchSize: 256, runs: { batch1: 50, batched: 10 } }, cae: { perImageBatch1: 0.0021, perImageAmortised: 0.0001, batchSize: 256, runs: { batch1: 50, batched: 10 } } } },
-    custom: { type: 'aad-study', seconds: 1, result: { iou: [0.5, 0.25] } },
+    t6: {
+      type: 'table6', seconds: 9,
+      result: {
+        eps: 0.3, stepSize: 0.01, iterations: [10, 100], samples: 100, seconds: { fgsm: 1, pgd: 4, cw: 4 }, details: {},
+        columns: { clean: 0.99, fgsm: 0.9, pgd10: 0.8, pgd100: 0.7, cw10: 0.75, cw100: 0.65 },
+      },
+    },
   };
   const results: ExperimentResults = {
     format: 'bastion-experiment-results', version: 1, experiment, configHash: '0123456789abcdef', smoke: experiment.smoke === true,

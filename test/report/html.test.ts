@@ -78,7 +78,7 @@ describe('experiment report', () => {
     assert.ok(count(html, /<th scope="col"/) > 20, 'column headers');
     // Charts: the FGSM sweep, one chart for the defense, and training curves (cnn: loss + accuracy, cae: loss).
     const charts = count(html, /<svg class="chart"/);
-    assert.equal(charts, 1 + 1 + 2 + 1);
+    assert.equal(charts, 1 + 1 + 1 + 2 + 1, 'fgsm, def, t6, cnn (2), cae');
     assert.ok(html.includes('gray-box (crafted on the classifier, then purified)') && html.includes('BPDA (purifier as identity on the backward pass)'), 'modes on the same axes');
     assert.ok(/<desc[^>]*>[^<]*paper: \(0, 99\.2%\) \(0\.1, 92\.3%\) \(0\.2, 84\.6%\) \(0\.3, 75\.3%\)/.test(html), 'paper points in the FGSM chart');
     assert.ok(/<desc[^>]*>[^<]*paper: cae \(gray-box\): \(0\.6, 91\.2%\)/.test(html), 'paper points in the defense chart');
@@ -88,10 +88,11 @@ describe('experiment report', () => {
     assert.equal(count(html, /class="missing"/), 2, 'the missing perturbation and the path outside the run folder');
     assert.ok(!html.includes(Buffer.from(outside).toString('base64')), 'a PNG outside the run folder is never inlined');
     assert.ok(html.includes('✓ zero 98.0%') && html.includes('✗ two 61.0%'), 'predictions with confidences, marked correct and wrong');
-    // Latency, notes, the raw custom result, provenance with wall times.
+    // Latency, notes, the Table 6 result, provenance with wall times.
     assert.ok(html.includes('0.400 ms') && html.includes('2.100 ms'), 'latency at batch 1');
     assert.ok(html.includes('cae: a note about the evaluation'));
-    assert.ok(html.includes('&quot;iou&quot;'), 'results of unknown evaluation types are shown as JSON');
+    assert.ok(html.includes('<caption>Accuracy on 100 test images at ε 0.3 (step 0.01)</caption>'), 'Table 6 as a table');
+    assert.ok(/<td class="num">70\.00%<\/td>/.test(html) && /PGD-k: \(10, 80(\.0)?%\) \(100, 70(\.0)?%\)/.test(html), 'Table 6 cells and its iteration chart');
     assert.ok(html.includes('<code>abc123-dirty</code>') && html.includes('(uncommitted changes)') && html.includes('Test CPU'));
     assert.ok(html.includes('42.5 s'), 'total wall time');
     // Self-contained: no scripts, no external references of any kind.
