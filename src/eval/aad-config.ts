@@ -12,8 +12,12 @@
  * model (no validation split); Madry et al. use no augmentation on MNIST and random crops + flips
  * on CIFAR-10, and so do we. Our ResNet-9 has no dropout, so "keep rate 0.5" applies to LeNet only.
  *
- * Fashion-MNIST is not in the paper: the MNIST settings at eps 0.1 (the budget at which
- * Fashion-MNIST robustness is usually reported), evaluated with the same absolute PGD step 0.01.
+ * Fashion-MNIST is not in the paper: the MNIST schedule at eps 0.1 (the budget at which
+ * Fashion-MNIST robustness is usually reported). The training attack keeps Madry's step rule
+ * rather than his step count: PGD-10 with step 0.025 (2.5 eps / steps) covers the eps-ball as
+ * PGD-40 with step 0.01 covers MNIST's 0.3 (both walk more than twice the radius), at a quarter
+ * of the cost — on 2 CPU cores the attack is 95% of a LeNet training step. Evaluation uses
+ * the same absolute PGD/CW step 0.01 as MNIST, so PGD-100 walks ten times the radius.
  */
 import type { ClassifierRecipe } from '../models/train-classifier.js';
 import { BastionError } from '../util/errors.js';
@@ -50,8 +54,8 @@ export const PAPER004_EXPERIMENTS: Readonly<Record<string, Paper004Experiment>> 
   },
   'fashion-mnist': {
     data: 'fashion-mnist', architecture: 'lenet', recipe: LENET_RECIPE,
-    trainingAttack: { eps: 0.1, steps: 40, stepSize: 0.01, epsWarmupEpochs: 0 },
-    trainingAttackNote: 'the MNIST attack (PGD-40, step 0.01, random start) at eps 0.1',
+    trainingAttack: { eps: 0.1, steps: 10, stepSize: 0.025, epsWarmupEpochs: 0 },
+    trainingAttackNote: 'Madry\'s step rule at eps 0.1: PGD-10, step 0.025 (2.5 eps / steps), random start',
     evaluation: { eps: 0.1, stepSize: 0.01, iterations: [10, 20, 40, 100] },
     paperTable: null,
   },
