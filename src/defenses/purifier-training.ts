@@ -162,14 +162,6 @@ export async function reconstructionError(purifier: Purifier, dataset: Dataset, 
   return sum / (dataset.length * c * h * w);
 }
 
-/**
- * Batches with a non-finite loss a purifier run may skip before it counts as diverged. Rare
- * non-finite batches were seen in long CSAAE/CAE runs (once at batch 115 of a run that, restarted
- * with the same seed, trained cleanly: not a reproducible divergence); skipping them keeps a
- * multi-hour run alive, and the epoch history records every skip (`skipped_batches`).
- */
-const MAX_NON_FINITE_BATCHES = 20;
-
 /** Trains a purifier end to end and saves it to `options.out` (see the module comment). */
 export async function trainPurifier(options: TrainPurifierOptions): Promise<TrainPurifierResult> {
   const started = performance.now();
@@ -224,7 +216,7 @@ export async function trainPurifier(options: TrainPurifierOptions): Promise<Trai
       const result = await fit({
         model: purifier, optimizer, ...(scheduler ? { scheduler } : {}), train: trainLoader, loss, metrics: {},
         ...(validation ? { validation, saveBest: { metric: 'val_mse', mode: 'min' as const } } : {}),
-        epochs: recipe.epochs, checkpointDir: work, resume: options.resume ?? false, seed, maxNonFiniteBatches: MAX_NON_FINITE_BATCHES,
+        epochs: recipe.epochs, checkpointDir: work, resume: options.resume ?? false, seed,
         modelInfo: { architecture: architecture(options.architecture).base, config, inputShape: [channels, height, width] },
         label: `${options.architecture} (${options.mode}) on ${options.data}`,
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),

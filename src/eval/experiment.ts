@@ -31,8 +31,13 @@ import { captureExamples } from './examples.js';
 import { paperTable, type PaperEntry } from './paper.js';
 import { attentionAnalysis, evaluateA3, evaluateTable6 } from './aad.js';
 
-/** Bumped when training code changes in a way that invalidates cached models. */
-export const MODEL_CACHE_VERSION = 2;
+/**
+ * Per model kind, bumped when training code changes in a way that invalidates cached models of
+ * that kind. Purifiers went to 3 when GELU's backward was fixed (src/nn/functional.ts gelu:
+ * libtorch 1.13's oneDNN kernel had given wrong gradients, so every purifier trained before was
+ * trained on them); classifiers and ensembles have no GELU and keep their models.
+ */
+export const MODEL_CACHE_VERSION: Readonly<Record<ModelSpec['kind'], number>> = { classifier: 2, ensemble: 2, purifier: 3 };
 
 /** A model an experiment trains (or finds in the cache). */
 export interface ModelSpec {
@@ -243,7 +248,7 @@ export function modelKeys(experiment: Experiment): Map<string, string> {
     const { id: _id, ...rest } = spec;
     void _id;
     const deps = spec.classifier ? { classifier: keyOf(spec.classifier, new Set([...seen, id])) } : {};
-    const key = sha(canonical({ ...rest, deps, cacheVersion: MODEL_CACHE_VERSION })).slice(0, 16);
+    const key = sha(canonical({ ...rest, deps, cacheVersion: MODEL_CACHE_VERSION[spec.kind] })).slice(0, 16);
     keys.set(id, key);
     return key;
   };

@@ -194,9 +194,32 @@ export function dropout(input: Tensor, p: number, training: boolean): Tensor {
 export function relu(input: Tensor): Tensor {
   return fromHandle(native.relu(input.handle));
 }
-/** GELU; `approximate: 'tanh'` uses the tanh approximation. */
+/**
+ * GELU; `approximate: 'tanh'` uses the tanh approximation.
+ *
+ * libtorch 1.13 computes the exact GELU of a contiguous float tensor with oneDNN, forward and
+ * backward, and its backward hands the incoming gradient to oneDNN as if it were contiguous too:
+ * a gradient with other strides (e.g. an NCHW gradient arriving at a channels-last map, which is
+ * what a convolution or a transposed convolution downstream returns) is read in the wrong order,
+ * giving wrong values, zeros or garbage (measured: errors up to 1e28). Bastion therefore routes the
+ * result through two reshapes, which are free views forward but make autograd copy any
+ * non-contiguous gradient into a contiguous one before it reaches GELU's backward.
+ */
 export function gelu(input: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  return onNHWCView(input, (x) => fromHandle(native.gelu(x.handle, approximate)));
+  return onNHWCView(input, (x) => {
+    const y = fromHandle(native.gelu(x.handle, approximate));
+    if (approximate !== 'none' || !y.requiresGrad || !x.isContiguous()) return y;
+    return withContiguousGradient(y);
+  });
+}
+
+/** `t` itself forward; backward, the gradient arriving at it is made contiguous (see {@link gelu}). */
+function withContiguousGradient(t: Tensor): Tensor {
+  const flat = t.reshape([-1]);
+  const out = flat.reshape(t.shape as number[]);
+  flat.dispose();
+  t.dispose();
+  return out;
 }
 
 /**

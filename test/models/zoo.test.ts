@@ -72,6 +72,50 @@ describe('every architecture of the zoo', () => {
   }
 });
 
+describe('input gradients of every architecture agree with finite differences', () => {
+  // What attacks and purifier training rely on. A dense NCHW-contiguous weighting of the output
+  // sends an NCHW gradient into the channels-last network: the case where libtorch 1.13's oneDNN
+  // GELU backward used to read the gradient in the wrong order (src/nn/functional.ts gelu).
+  for (const arch of architectures) {
+    it(`${arch.name}: directional derivatives of the input gradient`, (t) => {
+      manualSeed(5);
+      const { shape, overrides } = testShape(arch.name);
+      const model = createModel(arch.name, modelConfig(arch.name, shape, overrides)).eval();
+      try {
+        scope(() => {
+          const x = rand([2, shape.channels, shape.height, shape.width]).mul(0.8).add(0.1);
+          const out = noGrad(() => model.forward(x));
+          const weight = rand([...out.shape]).sub(0.5).to('float64');
+          const objective = (input: Tensor): Tensor => model.forward(input).to('float64').mul(weight).sum();
+          const xr = x.clone().requiresGrad_();
+          const [g] = grad(objective(xr), [xr]);
+          const norm = (g as Tensor).to('float64').pow(2).sum().sqrt().item();
+          assert.ok(norm > 0, `${arch.name}: zero input gradient`);
+          if (norm < 1e-5) {
+            // An untrained deep VGG at test width maps noise images to almost the same logits: a
+            // change of the input below float32's resolution of the output, which no finite
+            // difference can measure.
+            t.skip(`input gradient ${norm.toExponential(1)} is below what float32 finite differences resolve`);
+            return;
+          }
+          // Along the gradient itself (a wrong gradient points elsewhere), then a random direction.
+          const random = rand([...x.shape]).sub(0.5);
+          for (const [what, direction] of [['gradient', g as Tensor], ['random', random]] as const) {
+            const v = direction.div(direction.pow(2).sum().sqrt());
+            const h = 1e-2;
+            const numerical = noGrad(() => (objective(x.add(v.mul(h))).item() - objective(x.sub(v.mul(h))).item()) / (2 * h));
+            const analytical = (g as Tensor).mul(v).to('float64').sum().item();
+            assert.ok(Math.abs(analytical - numerical) <= 0.05 * norm,
+              `${arch.name}, ${what} direction: <grad, v> = ${analytical}, finite difference ${numerical}, |grad| ${norm}`);
+          }
+        });
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+});
+
 describe('model details', () => {
   it('has the parameter counts the papers state or imply', () => {
     const mnist = { channels: 1, height: 28, width: 28, numClasses: 10 };

@@ -174,6 +174,28 @@ describe('activations, resizing and padding', () => {
     });
   });
 
+  it('gelu gradients are right whatever the strides of the gradient arriving at them (libtorch 1.13 oneDNN bug)', () => {
+    scope(() => {
+      const reference = (x: Tensor, upstream: Tensor): Tensor => {
+        // d/dx GELU(x) = Phi(x) + x phi(x)
+        const phi = x.pow(2).mul(-0.5).exp().mul(1 / Math.sqrt(2 * Math.PI));
+        const Phi = x.mul(Math.SQRT1_2).erf().add(1).mul(0.5);
+        return upstream.mul(Phi.add(x.mul(phi)));
+      };
+      const nchw = randn([2, 6, 5, 7]);
+      const weight = randn([2, 6, 5, 7]); // NCHW-contiguous: the gradient reaching GELU's output
+      for (const [name, input] of [['channels-last map', nchw.channelsLast()], ['contiguous NCHW map', nchw.clone()]] as const) {
+        const x = input.detach().requiresGrad_();
+        const [g] = grad(F.gelu(x).mul(weight).sum(), [x]);
+        assertClose((g as Tensor).sub(reference(nchw, weight)).abs().max().item(), 0, 1e-5, name);
+      }
+      // A contiguous input whose gradient arrives permuted (GELU in NHWC, then a permute).
+      const nhwc = randn([2, 5, 7, 6]).requiresGrad_();
+      const [g] = grad(F.gelu(nhwc).permute([0, 3, 1, 2]).mul(weight).sum(), [nhwc]);
+      assertClose((g as Tensor).sub(reference(nhwc.detach(), weight.permute([0, 2, 3, 1]))).abs().max().item(), 0, 1e-5, 'permuted gradient');
+    });
+  });
+
   it('interpolate: nearest and bilinear (with and without aligned corners)', () => {
     scope(() => {
       const x = tensor([0, 1, 2, 3], { shape: [1, 1, 2, 2] });
