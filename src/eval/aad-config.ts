@@ -12,6 +12,12 @@
  * model (no validation split); Madry et al. use no augmentation on MNIST and random crops + flips
  * on CIFAR-10, and so do we. Our ResNet-9 has no dropout, so "keep rate 0.5" applies to LeNet only.
  *
+ * One departure, measured: Madry's PGD-40 at eps 0.3 from the first step leaves LeNet at chance
+ * accuracy (loss ln 10) through the whole first epoch and into the second — Madry et al. train
+ * 100,000 steps and can wait that out, a 5-epoch schedule cannot. The training eps therefore
+ * ramps linearly from 0 to its full value over the first 2 epochs (by batch), and the last 3
+ * epochs train at the full budget. Evaluation always uses the full budget.
+ *
  * Fashion-MNIST is not in the paper: the MNIST schedule at eps 0.1 (the budget at which
  * Fashion-MNIST robustness is usually reported). The training attack keeps Madry's step rule
  * rather than his step count: PGD-10 with step 0.025 (2.5 eps / steps) covers the eps-ball as
@@ -47,15 +53,16 @@ const LENET_RECIPE: Partial<ClassifierRecipe> = {
 export const PAPER004_EXPERIMENTS: Readonly<Record<string, Paper004Experiment>> = {
   mnist: {
     data: 'mnist', architecture: 'lenet', recipe: LENET_RECIPE,
-    trainingAttack: { eps: 0.3, steps: 40, stepSize: 0.01, epsWarmupEpochs: 0 },
-    trainingAttackNote: 'Madry et al.\'s MNIST training attack (PGD-40, step 0.01, random start), "the same settings as Madry et al." (sec. 5.1)',
+    trainingAttack: { eps: 0.3, steps: 40, stepSize: 0.01, epsWarmupEpochs: 2 },
+    trainingAttackNote: 'Madry et al.\'s MNIST training attack (PGD-40, step 0.01, random start), "the same settings as Madry et al." (sec. 5.1), ' +
+      'with eps ramped from 0 over the first 2 of the 5 epochs (measured without the ramp: chance accuracy, loss 2.30, for the whole first epoch and beyond)',
     evaluation: { eps: 0.3, stepSize: 0.01, iterations: [10, 20, 40, 100] },
     paperTable: 'paper004-table6-mnist',
   },
   'fashion-mnist': {
     data: 'fashion-mnist', architecture: 'lenet', recipe: LENET_RECIPE,
-    trainingAttack: { eps: 0.1, steps: 10, stepSize: 0.025, epsWarmupEpochs: 0 },
-    trainingAttackNote: 'Madry\'s step rule at eps 0.1: PGD-10, step 0.025 (2.5 eps / steps), random start',
+    trainingAttack: { eps: 0.1, steps: 10, stepSize: 0.025, epsWarmupEpochs: 2 },
+    trainingAttackNote: 'Madry\'s step rule at eps 0.1: PGD-10, step 0.025 (2.5 eps / steps), random start; eps ramped over the first 2 epochs as on MNIST',
     evaluation: { eps: 0.1, stepSize: 0.01, iterations: [10, 20, 40, 100] },
     paperTable: null,
   },

@@ -47,8 +47,9 @@ describe('experiment configs', () => {
         assert.equal(m.architecture, settings.architecture, `${e.name}/${m.id}`);
         assert.deepEqual(m.recipe, settings.recipe, `${e.name}/${m.id}: recipe`);
         if (m.defense) {
-          const { eps, steps, stepSize } = settings.trainingAttack;
-          assert.deepEqual({ eps: m.defense.eps, steps: m.defense.steps, stepSize: m.defense.stepSize }, { eps, steps, stepSize }, `${e.name}/${m.id}: training attack`);
+          const { eps, steps, stepSize, epsWarmupEpochs } = settings.trainingAttack;
+          const d = m.defense;
+          assert.deepEqual({ eps: d.eps, steps: d.steps, stepSize: d.stepSize, epsWarmupEpochs: d.epsWarmupEpochs ?? 0 }, { eps, steps, stepSize, epsWarmupEpochs }, `${e.name}/${m.id}: training attack`);
         }
       }
       for (const ev of e.evaluations) {
