@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { packageRoot } from '../tensor/native.js';
 import { BastionError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { acquireLock } from '../io/lock.js';
 import { collectProvenance, type Provenance } from '../io/provenance.js';
 import { loadDataset } from '../data/index.js';
 import { loadClassifier, loadPurifier, trainClassifier, type ClassifierRecipe, type Classifier, type Purifier } from '../models/index.js';
@@ -400,10 +401,24 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
     if (needed && !needed.has(spec.id)) continue;
     const dir = join(modelCacheDir(), `${spec.id}-${keys.get(spec.id)}`);
     dirs.set(spec.id, dir);
-    const cached = !options.retrain && modelDone(spec, dir);
+    let cached = !options.retrain && modelDone(spec, dir);
     const t0 = performance.now();
-    log(`${cached ? 'cached' : 'training'} ${spec.kind} ${spec.id} (${spec.architecture} on ${spec.data}) -> ${dir}`);
-    if (!cached) await trainModel(spec, dir, dirs, progress);
+    if (!cached) {
+      // Another run sharing the cache may be training this very model: wait for it, then reuse it.
+      await mkdir(modelCacheDir(), { recursive: true });
+      const release = await acquireLock(`${dir}.lock`, {
+        onWait: (owner, path) => log(`waiting: ${spec.id} is being trained by ${owner ? `pid ${owner.pid} on ${owner.host} since ${owner.since}` : 'another run'} (${path}; delete it if that run is dead)`),
+      });
+      try {
+        cached = !options.retrain && modelDone(spec, dir);
+        log(`${cached ? 'cached' : 'training'} ${spec.kind} ${spec.id} (${spec.architecture} on ${spec.data}) -> ${dir}`);
+        if (!cached) await trainModel(spec, dir, dirs, progress);
+      } finally {
+        release();
+      }
+    } else {
+      log(`cached ${spec.kind} ${spec.id} (${spec.architecture} on ${spec.data}) -> ${dir}`);
+    }
     const { training, history } = await trainingRecord(spec, dir);
     models[spec.id] = { dir, cached, seconds: (performance.now() - t0) / 1000, training, history };
   }
