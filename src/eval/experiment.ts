@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { packageRoot } from '../tensor/native.js';
 import { BastionError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -144,9 +144,23 @@ export interface ExperimentResults {
   startedAt: string;
   wallSeconds: number;
   models: Record<string, { dir: string; cached: boolean; seconds: number; training: Record<string, unknown> | null; history: Record<string, unknown>[] }>;
-  evaluations: Record<string, { type: string; seconds: number; result: unknown }>;
+  evaluations: Record<string, EvaluationRecord>;
   tables: ResolvedTable[];
   provenance: Provenance;
+}
+
+/**
+ * One evaluation's outcome in results.json. `key` identifies the evaluation spec together with the
+ * cache keys of the models it uses (see `evaluationKey`); `reused` says the result was computed by an
+ * earlier run into the same output folder (when, and its own `seconds`), not by this one.
+ */
+export interface EvaluationRecord {
+  type: string;
+  seconds: number;
+  result: unknown;
+  key?: string;
+  finishedAt?: string;
+  reused?: { from: string; finishedAt: string | null };
 }
 
 /** The folder holding the experiment configs. */
@@ -289,6 +303,51 @@ export function modelsNeeded(experiment: Experiment, only: readonly string[]): S
   return needed;
 }
 
+/**
+ * The identity of an evaluation's result: its spec and the cache folder names (`id-key`) of every model
+ * it uses, with their dependencies. Two runs that agree on it compute the same numbers (same models,
+ * same seeds), so a finished result may be reused instead of recomputed.
+ */
+export function evaluationKey(spec: EvaluationSpec, modelFolders: ReadonlyMap<string, string>, experiment: Experiment): string {
+  const used = [...modelsNeeded(experiment, [spec.id])].sort().map((id) => modelFolders.get(id) ?? `${id}-?`);
+  return sha(canonical({ spec, models: used })).slice(0, 16);
+}
+
+/**
+ * Finished evaluations of earlier runs into `out` that match `keys` (evaluation id -> evaluationKey):
+ * the per-evaluation files `out/evaluations/ID.json` that every run writes as it goes (so a crashed run
+ * loses at most the evaluation it was in), then `out/results.json` of an earlier complete run.
+ */
+async function earlierEvaluations(out: string, keys: ReadonlyMap<string, string>): Promise<Map<string, EvaluationRecord & { from: string }>> {
+  const found = new Map<string, EvaluationRecord & { from: string }>();
+  const resultsFile = join(out, 'results.json');
+  if (existsSync(resultsFile)) {
+    try {
+      const earlier = JSON.parse(await readFile(resultsFile, 'utf8')) as ExperimentResults;
+      const folders = new Map(Object.entries(earlier.models ?? {}).map(([id, m]) => [id, basename(m.dir)]));
+      for (const spec of earlier.experiment?.evaluations ?? []) {
+        const record = earlier.evaluations?.[spec.id];
+        if (!record || !keys.has(spec.id)) continue;
+        const key = record.key ?? evaluationKey(spec, folders, earlier.experiment);
+        if (key === keys.get(spec.id)) found.set(spec.id, { ...record, key, from: resultsFile, finishedAt: record.finishedAt ?? earlier.provenance?.createdAt });
+      }
+    } catch {
+      // An unreadable earlier results.json is simply not reused; this run overwrites it.
+    }
+  }
+  for (const [id, key] of keys) {
+    const file = join(out, 'evaluations', `${id}.json`);
+    if (!existsSync(file)) continue;
+    try {
+      const record = JSON.parse(await readFile(file, 'utf8')) as EvaluationRecord;
+      if (record.key === key) found.set(id, { ...record, from: file });
+    } catch {
+      // Half-written files cannot occur (atomic writes); a hand-edited one is recomputed.
+    }
+  }
+  return found;
+}
+
 /** Where cached models live: `$BASTION_CACHE_DIR/models`, else runs/cache/models beside the checkout. */
 export function modelCacheDir(): string {
   return process.env['BASTION_CACHE_DIR'] ? join(process.env['BASTION_CACHE_DIR'], 'models') : join(packageRoot, 'runs', 'cache', 'models');
@@ -383,6 +442,12 @@ export interface RunExperimentOptions {
    * evaluations use and the named ones, with the classifiers they depend on. Default: everything.
    */
   only?: string[];
+  /**
+   * Recompute every evaluation. By default an evaluation whose result an earlier run already wrote to
+   * the same output folder, for the same spec and the same cached models, is reused (and marked so);
+   * `retrain` implies this.
+   */
+  reevaluate?: boolean;
   progress?: boolean;
   log?: (line: string) => void;
 }
@@ -422,13 +487,27 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
     const { training, history } = await trainingRecord(spec, dir);
     models[spec.id] = { dir, cached, seconds: (performance.now() - t0) / 1000, training, history };
   }
+  const folders = new Map([...dirs].map(([id, dir]) => [id, basename(dir)]));
+  const selected = experiment.evaluations.filter((spec) => !options.only || options.only.includes(spec.id));
+  const evaluationKeys = new Map(selected.map((spec) => [spec.id, evaluationKey(spec, folders, experiment)]));
+  const earlier = options.reevaluate || options.retrain ? new Map() : await earlierEvaluations(options.out, evaluationKeys);
   const evaluations: ExperimentResults['evaluations'] = {};
-  for (const spec of experiment.evaluations) {
-    if (options.only && !options.only.includes(spec.id)) continue;
+  await mkdir(join(options.out, 'evaluations'), { recursive: true });
+  for (const spec of selected) {
+    const key = evaluationKeys.get(spec.id) as string;
+    const previous = earlier.get(spec.id);
+    if (previous) {
+      log(`reusing ${spec.id} (${spec.type}) finished ${previous.finishedAt ?? 'earlier'} in ${previous.from}`);
+      const { from, reused, ...record } = previous;
+      evaluations[spec.id] = { ...record, key, reused: reused ?? { from, finishedAt: previous.finishedAt ?? null } };
+      continue;
+    }
     log(`evaluating ${spec.id} (${spec.type})`);
     const t0 = performance.now();
     const result = await runEvaluation(spec, dirs, progress, options.out);
-    evaluations[spec.id] = { type: spec.type, seconds: (performance.now() - t0) / 1000, result };
+    const record: EvaluationRecord = { type: spec.type, seconds: (performance.now() - t0) / 1000, result, key, finishedAt: new Date().toISOString() };
+    evaluations[spec.id] = record;
+    await writeFileAtomic(join(options.out, 'evaluations', `${spec.id}.json`), `${JSON.stringify(record)}\n`);
   }
   const results: ExperimentResults = {
     format: 'bastion-experiment-results', version: 1, experiment, configHash: sha(canonical(experiment)).slice(0, 16),

@@ -661,7 +661,9 @@ async function experimentReport(dir: string, r: ExperimentResults, options: Rend
 
   const timing = table('Wall time', [{ label: 'step' }, { label: 'kind' }, { label: 'seconds', numeric: true }], [
     ...Object.entries(r.models).map(([id, m]) => [esc(id), `model${m.cached ? ' (cached)' : ' (trained)'}`, seconds(m.seconds)]),
-    ...Object.entries(r.evaluations).map(([id, ev]) => [esc(id), `evaluation (${esc(ev.type)})`, seconds(ev.seconds)]),
+    ...Object.entries(r.evaluations).map(([id, ev]) => [
+      esc(id), `evaluation (${esc(ev.type)})${ev.reused ? `, reused from an earlier run finished ${esc(ev.reused.finishedAt ?? '?')}` : ''}`, seconds(ev.seconds),
+    ]),
     ['total', 'run', seconds(r.wallSeconds)],
   ]);
   sections.push({ id: 'provenance', title: 'Provenance and timings', html: keyValues('Where these numbers come from', provenanceRows(r.provenance)) + timing });

@@ -1,7 +1,7 @@
 /** Experiment configs, model cache keys, table resolution, and a tiny end-to-end reproduce run. */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -142,6 +142,37 @@ describe('runExperiment', () => {
       const second = await runExperiment(e, { out: join(root, 'out2'), progress: false });
       assert.equal(second.models['cnn']?.cached, true);
       assert.deepEqual(second.tables, first.tables, 'same model and seed, same numbers');
+    } finally {
+      delete process.env['BASTION_CACHE_DIR'];
+    }
+  });
+
+  it('reuses finished evaluations of the same models from the output folder, and recomputes changed ones', async () => {
+    setProgressOutput(null);
+    process.env['BASTION_CACHE_DIR'] = join(root, 'cache');
+    try {
+      const data = writePatchDataset(join(root, 'data'), 160, 4);
+      const e = tiny(data);
+      const out = join(root, 'out-reuse');
+      const lines: string[] = [];
+      const first = await runExperiment(e, { out, progress: false });
+      assert.equal(first.evaluations['fgsm']?.reused, undefined);
+      assert.ok(existsSync(join(out, 'evaluations', 'fgsm.json')), 'each evaluation is saved as soon as it finishes');
+      const second = await runExperiment(e, { out, progress: false, log: (l) => lines.push(l) });
+      assert.ok(second.evaluations['fgsm']?.reused, 'same spec and models: reused');
+      assert.deepEqual(second.evaluations['fgsm']?.result, first.evaluations['fgsm']?.result);
+      assert.ok(lines.some((l) => l.startsWith('reusing fgsm')), lines.join('\n'));
+      // A results.json from before evaluation keys existed is matched by spec and model folders.
+      rmSync(join(out, 'evaluations'), { recursive: true });
+      const legacy = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { evaluations: Record<string, Record<string, unknown>> };
+      for (const ev of Object.values(legacy.evaluations)) { delete ev['key']; delete ev['reused']; }
+      writeFileSync(join(out, 'results.json'), JSON.stringify(legacy));
+      assert.ok((await runExperiment(e, { out, progress: false })).evaluations['fgsm']?.reused, 'legacy results.json reused');
+      const changed = tiny(data);
+      const fgsm = changed.evaluations[0] as { epsilons: number[] };
+      fgsm.epsilons = [0, 0.1, 0.5];
+      assert.equal((await runExperiment(changed, { out, progress: false })).evaluations['fgsm']?.reused, undefined, 'changed spec: recomputed');
+      assert.equal((await runExperiment(e, { out, progress: false, reevaluate: true })).evaluations['fgsm']?.reused, undefined, 'reevaluate: recomputed');
     } finally {
       delete process.env['BASTION_CACHE_DIR'];
     }

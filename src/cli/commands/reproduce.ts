@@ -8,16 +8,20 @@ import { UsageError } from '../../util/errors.js';
 export const reproduceCommand: Command = {
   name: 'reproduce',
   summary: 'Reproduce a paper table end to end (train or reuse models, evaluate, compare with the paper)',
-  usage: 'reproduce NAME [--out DIR] [--retrain] [--only ID,...]  |  reproduce --list',
+  usage: 'reproduce NAME [--out DIR] [--retrain] [--reevaluate] [--only ID,...]  |  reproduce --list',
   description:
     'Experiments are the JSON files in experiments/. Trained models are cached by the hash of their spec under ' +
-    'runs/cache/models (or $BASTION_CACHE_DIR/models), so a second run only evaluates. Writes results.json (with ' +
+    'runs/cache/models (or $BASTION_CACHE_DIR/models), so a second run only evaluates. Each finished evaluation is ' +
+    'saved at once (--out/evaluations/ID.json), and a later run into the same --out reuses the results of the same ' +
+    'evaluation of the same models (marked "reused" with their date), so an interrupted run resumes where it stopped ' +
+    'and --only runs add up to the whole experiment. Writes results.json (with ' +
     'provenance), tables.md and one CSV per table to --out (default runs/reproduce/NAME); render the HTML report with ' +
     '`bastion report DIR`.',
   options: {
     list: { type: 'boolean', description: 'list the experiments with their estimated time on this machine' },
     out: { type: 'string', valueName: 'DIR', description: 'output folder (default runs/reproduce/NAME)' },
-    retrain: { type: 'boolean', description: 'train every model again even when cached' },
+    retrain: { type: 'boolean', description: 'train every model again even when cached (implies --reevaluate)' },
+    reevaluate: { type: 'boolean', description: 'recompute every evaluation even when this --out folder has its result' },
     only: { type: 'string', valueName: 'IDS', description: 'run only these evaluations and/or train only these models (comma-separated ids), with the models they need' },
   },
   allowPositionals: true,
@@ -43,7 +47,7 @@ export const reproduceCommand: Command = {
     const experiment = await loadExperiment(name);
     const out = stringOption(values, 'out') ?? join('runs', 'reproduce', experiment.name);
     const only = stringOption(values, 'only')?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    const results = await runExperiment(experiment, { out, retrain: flag(values, 'retrain'), ...(only ? { only } : {}), log: (l) => print(l) });
+    const results = await runExperiment(experiment, { out, retrain: flag(values, 'retrain'), reevaluate: flag(values, 'reevaluate'), ...(only ? { only } : {}), log: (l) => print(l) });
     const { tableToMarkdown, tableToCsv } = await import('../../report/tables.js');
     const header = `# ${experiment.title}${results.smoke ? ' — SMOKE RUN (tiny data, not comparable with the paper)' : ''}\n\n`;
     const markdown = header + results.tables.map(tableToMarkdown).join('\n');
