@@ -14,11 +14,18 @@
  *   its encoder; this is the stronger reading and Bastion's default for gray-box defense rows.
  *
  * Every result row of the reproductions names the mode it used (model.json `training.mode`).
+ *
+ * The loss is the MSE to the clean image. With `classLossWeight` w > 0 (and a classifier), it adds
+ * w * CE(classifier(purifier(input)), label): the class-label-guided denoiser (CGD) of Liao et al.
+ * 2018 ("Defense against adversarial attacks using high-level representation guided denoiser"),
+ * which trains the purifier to remove what changes the classifier's decision rather than every
+ * pixel of the perturbation. The classifier is frozen; only the purifier learns. Neither paper
+ * 000 nor 002 uses it: rows trained with it are labelled "guided" in the reproductions.
  */
 import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { cat, manualSeed, noGrad, scope, type Tensor, type Batch } from '../tensor/index.js';
-import { mseLoss } from '../nn/functional.js';
+import { crossEntropy, mseLoss } from '../nn/functional.js';
 import { Adam, CosineAnnealingLR, OneCycleLR, type LRScheduler } from '../optim/index.js';
 import { fit, type EpochMetrics, type FitEvent, type LossFunction } from '../train/index.js';
 import {
@@ -60,6 +67,8 @@ export interface PurifierRecipe {
   valCount: number;
   /** Gaussian mode: the noise factor (paper 001: 0.1, 0.2 or 0.3). */
   noiseFactor: number;
+  /** Weight of the classifier's cross-entropy on the purified input (0 = MSE only; see the module comment). */
+  classLossWeight: number;
   /** Architecture hyper-parameters (latentNoise, skips, base, ...). */
   model: Record<string, unknown>;
   adversarial: AdversarialMix;
@@ -70,7 +79,7 @@ export function defaultPurifierRecipe(architectureName: string, mode: PurifierTr
   const base = architecture(architectureName).base;
   return {
     epochs: base === 'dae' ? 20 : 15, batchSize: 128, lr: 2e-3, weightDecay: 0, schedule: 'onecycle', valCount: 5000,
-    noiseFactor: 0.2, model: {},
+    noiseFactor: 0.2, classLossWeight: 0, model: {},
     adversarial: { cleanFraction: mode === 'adversarial' ? 0.2 : 1, fgsmFraction: 0.5, fgsmEps: [0.05, 0.8], pgdEps: [0.02, 0.3], pgdSteps: 10 },
   };
 }
@@ -195,7 +204,16 @@ export async function trainPurifier(options: TrainPurifierOptions): Promise<Trai
     const random = new Random(seed ^ 0x9e3779b9);
     let optimizer: Adam | null = null;
     try {
-      const loss: LossFunction = (model, batch) => mseLoss(model.forward(makeInputs(options.mode, recipe, batch, classifier, random)), batch.x);
+      if (recipe.classLossWeight > 0 && !classifier) {
+        throw new BastionError('classLossWeight needs the classifier whose cross-entropy guides the purifier', { hint: 'pass --classifier DIR', exitCode: 2 });
+      }
+      if (recipe.classLossWeight > 0) classifier?.eval().freeze();
+      const loss: LossFunction = (model, batch) => {
+        const purified = model.forward(makeInputs(options.mode, recipe, batch, classifier, random));
+        const reconstruction = mseLoss(purified, batch.x);
+        if (recipe.classLossWeight === 0 || !classifier) return reconstruction;
+        return reconstruction.add(crossEntropy(classifier.forward(purified), batch.y).mul(recipe.classLossWeight));
+      };
       const cleanLoss: LossFunction = (model, batch) => mseLoss(model.forward(batch.x), batch.x);
       const trainLoader = new DataLoader(trainSet, { batchSize: recipe.batchSize, shuffle: true, seed, dropLast: true });
       optimizer = new Adam(purifier.parameters(), { lr: recipe.lr, weightDecay: recipe.weightDecay });

@@ -136,6 +136,23 @@ describe('purifier training', () => {
   });
 });
 
+describe('class-guided purifier training', () => {
+  it('adds the frozen classifier\'s cross-entropy on the purified image to the MSE, and needs the classifier', async () => {
+    const recipe = { epochs: 1, batchSize: 32, lr: 0.01, noiseFactor: 0.2, valCount: 0 };
+    const plain = await trainPurifier({ architecture: 'dae', data, out: join(root, 'dae-plain'), mode: 'gaussian', classifier: classifierDir, recipe, progress: false });
+    const guided = await trainPurifier({ architecture: 'dae', data, out: join(root, 'dae-guided'), mode: 'gaussian', classifier: classifierDir, recipe: { ...recipe, classLossWeight: 1 }, progress: false });
+    const plainLoss = plain.history[0]!['loss'] as number;
+    const guidedLoss = guided.history[0]!['loss'] as number;
+    // Same seed and data: only the cross-entropy term separates the runs, and it is positive.
+    assert.ok(guidedLoss > plainLoss + 0.01, `guided loss ${guidedLoss} vs MSE-only ${plainLoss}`);
+    assert.equal(guided.recipe.classLossWeight, 1);
+    await assert.rejects(
+      trainPurifier({ architecture: 'dae', data, out: join(root, 'dae-no-classifier'), mode: 'gaussian', recipe: { ...recipe, classLossWeight: 1 }, progress: false }),
+      /classLossWeight needs the classifier/,
+    );
+  });
+});
+
 describe('evaluateDefenses', () => {
   it('reports gray-box, white-box, BPDA and EOT accuracies for every defense and epsilon', async () => {
     const { loadClassifier } = await import('../../src/models/index.js');

@@ -11,7 +11,8 @@ export const trainPurifierCommand: Command = {
     'Modes: clean — reconstruct clean images, with Gaussian noise on the latent in training (papers 000/002); ' +
     'gaussian — reconstruct clean images from inputs with Gaussian noise of --noise-factor (paper 001); ' +
     'adversarial — reconstruct clean images from FGSM/PGD examples of --classifier crafted on the fly over a range of ' +
-    'epsilons (the stronger option). With --classifier, the clean accuracy of classifier-after-purifier is reported.',
+    'epsilons (the stronger option). With --classifier, the clean accuracy of classifier-after-purifier is reported. ' +
+    '--class-loss-weight adds the classifier\'s cross-entropy on the purified image to the MSE (a class-guided denoiser).',
   options: {
     model: { type: 'string', valueName: 'NAME', description: 'purifier architecture: cae, csaae or dae' },
     data: { type: 'string', valueName: 'NAME|DIR', description: 'data set' },
@@ -26,6 +27,7 @@ export const trainPurifierCommand: Command = {
     'fgsm-eps': { type: 'string', valueName: 'LO,HI', description: 'adversarial mode: FGSM epsilon range (default 0.05,0.8)' },
     'pgd-eps': { type: 'string', valueName: 'LO,HI', description: 'adversarial mode: PGD epsilon range (default 0.02,0.3)' },
     'pgd-steps': { type: 'string', valueName: 'N', description: 'adversarial mode: PGD steps (default 10)' },
+    'class-loss-weight': { type: 'string', valueName: 'W', description: 'add W x the classifier\'s cross-entropy on the purified input (class-guided, Liao et al. 2018; default 0)' },
     limit: { type: 'string', valueName: 'N', description: 'train on the first N images only' },
     'data-dir': { type: 'string', valueName: 'DIR', description: 'where to look for data sets first' },
     seed: { type: 'string', valueName: 'N', description: 'random seed (default 0)' },
@@ -63,6 +65,7 @@ export const trainPurifierCommand: Command = {
         ...(values['epochs'] !== undefined ? { epochs: numberOption(values, 'epochs', 15, { min: 1, integer: true }) } : {}),
         ...(values['lr'] !== undefined ? { lr: numberOption(values, 'lr', 2e-3, { min: 0 }) } : {}),
         ...(values['noise-factor'] !== undefined ? { noiseFactor: numberOption(values, 'noise-factor', 0.2, { min: 0 }) } : {}),
+        ...(values['class-loss-weight'] !== undefined ? { classLossWeight: numberOption(values, 'class-loss-weight', 0, { min: 0 }) } : {}),
         model, adversarial,
       },
       seed: numberOption(values, 'seed', 0, { min: 0, integer: true }),
