@@ -14,8 +14,8 @@
  * clipping to [0,1]: `bounds` unbounded) these defaults give lower MNIST accuracy than the paper's
  * Table 2 at every eps >= 0.1 on the full test set (`bastion reproduce paper000-tables1-2`). On
  * valid images, restarts and iterations buy a few points: at eps 0.1 (simple CNN, first 1,000 MNIST
- * test images) PGD-40 leaves 42.2% accuracy, 5 restarts of 100 steps 37.8%, and APGD-CE with 100
- * steps (apgd.ts) 32.5%; use APGD for the strongest single attack.
+ * test images) PGD-40 leaves 40.9% accuracy, 5 restarts of 100 steps 37.8%, and APGD-CE with 100
+ * steps (apgd.ts) 33.2% (that experiment's supplement table); use APGD for the strongest single attack.
  * The loss is the cross-entropy (`loss: 'cw'` gives CW-PGD, `'dlr'` the DLR loss of Croce & Hein 2020).
  *
  * `recordSteps` also reports the examples after fewer iterations of the same run: with a fixed
