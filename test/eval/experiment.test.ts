@@ -126,11 +126,20 @@ describe('experiment configs', () => {
   });
 });
 
+/** Runs `body` with the model cache in `root/cacheName` and progress output off. */
+async function withCache(cacheName: string, body: () => Promise<void>): Promise<void> {
+  setProgressOutput(null);
+  process.env['BASTION_CACHE_DIR'] = join(root, cacheName);
+  try {
+    await body();
+  } finally {
+    delete process.env['BASTION_CACHE_DIR'];
+  }
+}
+
 describe('runExperiment', () => {
   it('trains, evaluates, writes results.json with provenance, and reuses the cached model the second time', async () => {
-    setProgressOutput(null);
-    process.env['BASTION_CACHE_DIR'] = join(root, 'cache');
-    try {
+    await withCache('cache', async () => {
       const data = writePatchDataset(join(root, 'data'), 160, 4);
       const e = tiny(data);
       const first = await runExperiment(e, { out: join(root, 'out1'), progress: false });
@@ -142,15 +151,11 @@ describe('runExperiment', () => {
       const second = await runExperiment(e, { out: join(root, 'out2'), progress: false });
       assert.equal(second.models['cnn']?.cached, true);
       assert.deepEqual(second.tables, first.tables, 'same model and seed, same numbers');
-    } finally {
-      delete process.env['BASTION_CACHE_DIR'];
-    }
+    });
   });
 
   it('reuses finished evaluations of the same models from the output folder, and recomputes changed ones', async () => {
-    setProgressOutput(null);
-    process.env['BASTION_CACHE_DIR'] = join(root, 'cache');
-    try {
+    await withCache('cache', async () => {
       const data = writePatchDataset(join(root, 'data'), 160, 4);
       const e = tiny(data);
       const out = join(root, 'out-reuse');
@@ -173,15 +178,11 @@ describe('runExperiment', () => {
       fgsm.epsilons = [0, 0.1, 0.5];
       assert.equal((await runExperiment(changed, { out, progress: false })).evaluations['fgsm']?.reused, undefined, 'changed spec: recomputed');
       assert.equal((await runExperiment(e, { out, progress: false, reevaluate: true })).evaluations['fgsm']?.reused, undefined, 'reevaluate: recomputed');
-    } finally {
-      delete process.env['BASTION_CACHE_DIR'];
-    }
+    });
   });
 
   it('trains adversarially (Madry + AAD) and runs the paper-004 evaluations (Table 6, A3, attention)', async () => {
-    setProgressOutput(null);
-    process.env['BASTION_CACHE_DIR'] = join(root, 'cache-aad');
-    try {
+    await withCache('cache-aad', async () => {
       const data = writePatchDataset(join(root, 'data-aad'), 120, 4);
       const recipe = { epochs: 1, valCount: 0, batchSize: 40, flip: false, cropPadding: 0 };
       const e: Experiment = {
@@ -209,8 +210,6 @@ describe('runExperiment', () => {
       assert.equal(a3.rows.length, 1);
       const iou = results.evaluations['iou']!.result as { rows: { images: number; iou: { cells: number }[] }[] };
       assert.deepEqual(iou.rows[0]!.iou.map((c) => c.cells), [2, 4]);
-    } finally {
-      delete process.env['BASTION_CACHE_DIR'];
-    }
+    });
   });
 });
