@@ -130,10 +130,6 @@ describe('model details', () => {
     assert.equal(count('kfold-cnn'), 34_826);
     assert.equal(count('lenet'), 3_274_634);
     assert.equal(count('dae'), 3_217);
-    const wideDae = createModel('dae', modelConfig('dae', mnist, { widen: 4 }));
-    assert.equal(wideDae.numParameters(), 47_425, 'widen 4: conv 64/32, convT 32/64');
-    wideDae.dispose();
-    assert.throws(() => createModel('dae', modelConfig('dae', mnist, { widen: 0 })), /widen must be a positive integer/);
     assert.equal(count('resnet9', { channels: 3, height: 32, width: 32, numClasses: 10 }), 6_573_130);
     const csaae = createPurifier('csaae', modelConfig('csaae', mnist));
     assert.equal((csaae as unknown as { latentSize: number }).latentSize, 288, 'paper 000: latent flattened to 1x288');

@@ -24,7 +24,6 @@ export const trainPurifierCommand: Command = {
     'noise-factor': { type: 'string', valueName: 'F', description: 'gaussian mode: noise factor (default 0.2)' },
     'latent-noise': { type: 'string', valueName: 'S', description: 'std of the latent Gaussian noise (cae/csaae, default 0.1)' },
     skips: { type: 'string', valueName: 'MODE', description: 'cae/csaae bridges: all, inner (default) or none' },
-    widen: { type: 'string', valueName: 'W', description: 'dae: multiply its filter counts 16/8 by W (default 1, paper 001)' },
     'fgsm-eps': { type: 'string', valueName: 'LO,HI', description: 'adversarial mode: FGSM epsilon range (default 0.05,0.8)' },
     'pgd-eps': { type: 'string', valueName: 'LO,HI', description: 'adversarial mode: PGD epsilon range (default 0.02,0.3)' },
     'pgd-steps': { type: 'string', valueName: 'N', description: 'adversarial mode: PGD steps (default 10)' },
@@ -51,7 +50,6 @@ export const trainPurifierCommand: Command = {
     const model: Record<string, unknown> = {};
     if (values['latent-noise'] !== undefined) model['latentNoise'] = numberOption(values, 'latent-noise', 0.1, { min: 0 });
     if (values['skips'] !== undefined) model['skips'] = choiceOption(values, 'skips', ['all', 'inner', 'none'] as const, 'inner');
-    if (values['widen'] !== undefined) model['widen'] = numberOption(values, 'widen', 1, { min: 1, integer: true });
     const adversarial: Record<string, unknown> = {};
     const fgsm = range('fgsm-eps');
     const pgd = range('pgd-eps');
