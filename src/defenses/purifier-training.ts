@@ -20,7 +20,7 @@
  * 2018 ("Defense against adversarial attacks using high-level representation guided denoiser"),
  * which trains the purifier to remove what changes the classifier's decision rather than every
  * pixel of the perturbation. The classifier is frozen; only the purifier learns. Neither paper
- * 000 nor 002 uses it: rows trained with it are labelled "guided" in the reproductions.
+ * 000 nor 002 uses it, and no shipped experiment sets it; model.json records it in `recipe`.
  */
 import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -204,15 +204,15 @@ export async function trainPurifier(options: TrainPurifierOptions): Promise<Trai
     const random = new Random(seed ^ 0x9e3779b9);
     let optimizer: Adam | null = null;
     try {
-      if (recipe.classLossWeight > 0 && !classifier) {
+      const guide = recipe.classLossWeight > 0 ? classifier : null;
+      if (recipe.classLossWeight > 0 && !guide) {
         throw new BastionError('classLossWeight needs the classifier whose cross-entropy guides the purifier', { hint: 'pass --classifier DIR', exitCode: 2 });
       }
-      if (recipe.classLossWeight > 0) classifier?.eval().freeze();
+      guide?.eval().freeze();
       const loss: LossFunction = (model, batch) => {
         const purified = model.forward(makeInputs(options.mode, recipe, batch, classifier, random));
         const reconstruction = mseLoss(purified, batch.x);
-        if (recipe.classLossWeight === 0 || !classifier) return reconstruction;
-        return reconstruction.add(crossEntropy(classifier.forward(purified), batch.y).mul(recipe.classLossWeight));
+        return guide ? reconstruction.add(crossEntropy(guide.forward(purified), batch.y).mul(recipe.classLossWeight)) : reconstruction;
       };
       const cleanLoss: LossFunction = (model, batch) => mseLoss(model.forward(batch.x), batch.x);
       const trainLoader = new DataLoader(trainSet, { batchSize: recipe.batchSize, shuffle: true, seed, dropLast: true });

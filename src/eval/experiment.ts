@@ -468,21 +468,20 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
     dirs.set(spec.id, dir);
     let cached = !options.retrain && modelDone(spec, dir);
     const t0 = performance.now();
+    let release: (() => void) | null = null;
     if (!cached) {
       // Another run sharing the cache may be training this very model: wait for it, then reuse it.
       await mkdir(modelCacheDir(), { recursive: true });
-      const release = await acquireLock(`${dir}.lock`, {
+      release = await acquireLock(`${dir}.lock`, {
         onWait: (owner, path) => log(`waiting: ${spec.id} is being trained by ${owner ? `pid ${owner.pid} on ${owner.host} since ${owner.since}` : 'another run'} (${path}; delete it if that run is dead)`),
       });
-      try {
-        cached = !options.retrain && modelDone(spec, dir);
-        log(`${cached ? 'cached' : 'training'} ${spec.kind} ${spec.id} (${spec.architecture} on ${spec.data}) -> ${dir}`);
-        if (!cached) await trainModel(spec, dir, dirs, progress);
-      } finally {
-        release();
-      }
-    } else {
-      log(`cached ${spec.kind} ${spec.id} (${spec.architecture} on ${spec.data}) -> ${dir}`);
+      cached = !options.retrain && modelDone(spec, dir);
+    }
+    try {
+      log(`${cached ? 'cached' : 'training'} ${spec.kind} ${spec.id} (${spec.architecture} on ${spec.data}) -> ${dir}`);
+      if (!cached) await trainModel(spec, dir, dirs, progress);
+    } finally {
+      release?.();
     }
     const { training, history } = await trainingRecord(spec, dir);
     models[spec.id] = { dir, cached, seconds: (performance.now() - t0) / 1000, training, history };
@@ -492,7 +491,6 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
   const evaluationKeys = new Map(selected.map((spec) => [spec.id, evaluationKey(spec, folders, experiment)]));
   const earlier = options.reevaluate || options.retrain ? new Map() : await earlierEvaluations(options.out, evaluationKeys);
   const evaluations: ExperimentResults['evaluations'] = {};
-  await mkdir(join(options.out, 'evaluations'), { recursive: true });
   for (const spec of selected) {
     const key = evaluationKeys.get(spec.id) as string;
     const previous = earlier.get(spec.id);
@@ -507,6 +505,7 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
     const result = await runEvaluation(spec, dirs, progress, options.out);
     const record: EvaluationRecord = { type: spec.type, seconds: (performance.now() - t0) / 1000, result, key, finishedAt: new Date().toISOString() };
     evaluations[spec.id] = record;
+    await mkdir(join(options.out, 'evaluations'), { recursive: true });
     await writeFileAtomic(join(options.out, 'evaluations', `${spec.id}.json`), `${JSON.stringify(record)}\n`);
   }
   const results: ExperimentResults = {
