@@ -20,7 +20,8 @@
  * 2018 ("Defense against adversarial attacks using high-level representation guided denoiser"),
  * which trains the purifier to remove what changes the classifier's decision rather than every
  * pixel of the perturbation. The classifier is frozen; only the purifier learns. Neither paper
- * 000 nor 002 uses it, and no shipped experiment sets it; model.json records it in `recipe`.
+ * 000 nor 002 uses it; paper000-table3 has it as extra 'class-guided' rows, and model.json records
+ * it in `recipe`.
  */
 import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -214,26 +215,38 @@ export async function trainPurifier(options: TrainPurifierOptions): Promise<Trai
         const reconstruction = mseLoss(purified, batch.x);
         return guide ? reconstruction.add(crossEntropy(guide.forward(purified), batch.y).mul(recipe.classLossWeight)) : reconstruction;
       };
-      const cleanLoss: LossFunction = (model, batch) => mseLoss(model.forward(batch.x), batch.x);
       const trainLoader = new DataLoader(trainSet, { batchSize: recipe.batchSize, shuffle: true, seed, dropLast: true });
       optimizer = new Adam(purifier.parameters(), { lr: recipe.lr, weightDecay: recipe.weightDecay });
       let scheduler: LRScheduler | undefined;
       if (recipe.schedule === 'onecycle') scheduler = new OneCycleLR(optimizer, { maxLr: recipe.lr, totalSteps: recipe.epochs * trainLoader.batchCount });
       else if (recipe.schedule === 'cosine') scheduler = new CosineAnnealingLR(optimizer, { tMax: recipe.epochs });
       const work = `${options.out}.work`;
-      // Validation: clean reconstruction error (the quantity every mode must keep low).
+      // Validation: clean reconstruction error (the quantity every mode must keep low); a guided
+      // purifier is also scored by the guide's cross-entropy on the purified clean images, and the
+      // best epoch is the one with the lowest MSE + w * CE (the training objective on clean input),
+      // so the class term it was trained for is not ignored when the epoch is picked.
       const validation = split
         ? async (): Promise<Record<string, number>> => {
-          let sum = 0;
+          let mse = 0;
+          let ce = 0;
           for await (const batch of new DataLoader(split.val, { batchSize: 500 }).batches(0)) {
-            sum += noGrad(() => scope(() => (cleanLoss(purifier, batch) as Tensor).item() * (batch.x.shape[0] as number)));
+            const n = batch.x.shape[0] as number;
+            noGrad(() => scope(() => {
+              const purified = purifier.forward(batch.x);
+              mse += mseLoss(purified, batch.x).item() * n;
+              if (guide) ce += crossEntropy(guide.forward(purified), batch.y).item() * n;
+            }));
           }
-          return { mse: sum / split.val.length };
+          mse /= split.val.length;
+          if (!guide) return { mse };
+          ce /= split.val.length;
+          return { mse, ce, objective: mse + recipe.classLossWeight * ce };
         }
         : undefined;
+      const bestMetric = guide ? 'val_objective' : 'val_mse';
       const result = await fit({
         model: purifier, optimizer, ...(scheduler ? { scheduler } : {}), train: trainLoader, loss, metrics: {},
-        ...(validation ? { validation, saveBest: { metric: 'val_mse', mode: 'min' as const } } : {}),
+        ...(validation ? { validation, saveBest: { metric: bestMetric, mode: 'min' as const } } : {}),
         epochs: recipe.epochs, checkpointDir: work, resume: options.resume ?? false, seed,
         modelInfo: { architecture: architecture(options.architecture).base, config, inputShape: [channels, height, width] },
         label: `${options.architecture} (${options.mode}) on ${options.data}`,

@@ -138,7 +138,7 @@ describe('purifier training', () => {
 
 describe('class-guided purifier training', () => {
   it('adds the frozen classifier\'s cross-entropy on the purified image to the MSE, and needs the classifier', async () => {
-    const recipe = { epochs: 1, batchSize: 32, lr: 0.01, noiseFactor: 0.2, valCount: 0 };
+    const recipe = { epochs: 1, batchSize: 32, lr: 0.01, noiseFactor: 0.2, valCount: 40 };
     const plain = await trainPurifier({ architecture: 'dae', data, out: join(root, 'dae-plain'), mode: 'gaussian', classifier: classifierDir, recipe, progress: false });
     const guided = await trainPurifier({ architecture: 'dae', data, out: join(root, 'dae-guided'), mode: 'gaussian', classifier: classifierDir, recipe: { ...recipe, classLossWeight: 1 }, progress: false });
     const plainLoss = plain.history[0]!['loss'] as number;
@@ -146,6 +146,13 @@ describe('class-guided purifier training', () => {
     // Same seed and data: only the cross-entropy term separates the runs, and it is positive.
     assert.ok(guidedLoss > plainLoss + 0.01, `guided loss ${guidedLoss} vs MSE-only ${plainLoss}`);
     assert.equal(guided.recipe.classLossWeight, 1);
+    // The best epoch of a guided purifier is picked by its objective on clean validation images.
+    const plainEpoch = plain.history[0]!;
+    const guidedEpoch = guided.history[0]!;
+    assert.equal(plainEpoch['val_objective'], undefined);
+    const { val_mse: mse, val_ce: ce, val_objective: objective } = guidedEpoch as Record<string, number>;
+    assert.ok(ce! > 0 && Math.abs(objective! - (mse! + ce!)) < 1e-9, `val_objective ${objective} = val_mse ${mse} + val_ce ${ce}`);
+    assert.ok(typeof plainEpoch['val_mse'] === 'number');
     await assert.rejects(
       trainPurifier({ architecture: 'dae', data, out: join(root, 'dae-no-classifier'), mode: 'gaussian', recipe: { ...recipe, classLossWeight: 1 }, progress: false }),
       /classLossWeight needs the classifier/,
