@@ -94,7 +94,7 @@ export interface TrainKFoldOptions {
   seed?: number;
   dataOptions?: Omit<LoadDatasetOptions, 'split'>;
   limit?: number;
-  /** Skip members whose checkpoint already exists (continue an interrupted ensemble). */
+  /** Skip members whose checkpoint already exists and continue an interrupted member from its last epoch. */
   resume?: boolean;
   onEvent?: (event: FitEvent) => void;
   progress?: boolean;
@@ -133,6 +133,7 @@ export async function trainKFoldEnsemble(options: TrainKFoldOptions): Promise<En
         { train: fold.train, val: fold.val, test, testSplit: 'test' },
         {
           architecture: options.architecture, data: `${options.data} fold ${fold.index + 1}/${k}`, out: dir, recipe, seed: seed + fold.index,
+          resume: options.resume ?? false,
           ...(options.onEvent ? { onEvent: options.onEvent } : {}), progress: options.progress ?? true,
         },
       );

@@ -18,6 +18,7 @@ import { evaluateDefenses } from '../../src/eval/defense.js';
 import { Random } from '../../src/util/random.js';
 import { setProgressOutput } from '../../src/util/progress.js';
 import { writePatchDataset } from './fixtures.js';
+import type { FitEvent } from '../../src/train/index.js';
 
 const MNIST = { channels: 1, height: 28, width: 28, numClasses: 4 };
 const root = mkdtempSync(join(tmpdir(), 'bastion-defenses-'));
@@ -93,6 +94,24 @@ describe('Ensemble', () => {
     assert.ok(accuracy > 0.8, `ensemble accuracy ${accuracy} on an easy problem`);
     ensemble.dispose();
     test.dispose();
+  });
+
+  it('resumes an interrupted ensemble: finished members are kept, the interrupted one continues from its last epoch', async () => {
+    const out = join(root, 'kfold-resume');
+    const options = { architecture: 'kfold-cnn', data, out, k: 2, recipe: { ...NO_AUGMENT, epochs: 2 }, progress: false };
+    let starts = 0;
+    const interrupted = trainKFoldEnsemble({
+      ...options,
+      onEvent: (event) => {
+        if (event.type === 'start') starts += 1;
+        if (starts === 2 && event.type === 'epoch-end' && event.epoch === 0) throw new Error('interrupted');
+      },
+    });
+    await assert.rejects(interrupted, /interrupted/);
+    const resumedStarts: FitEvent[] = [];
+    const manifest = await trainKFoldEnsemble({ ...options, resume: true, onEvent: (event) => { if (event.type === 'start') resumedStarts.push(event); } });
+    assert.deepEqual(resumedStarts, [{ type: 'start', epochs: 2, startEpoch: 1, resumed: true }]);
+    assert.equal(manifest.members.length, 2);
   });
 });
 
