@@ -28,6 +28,18 @@
  *   eq. 13 step, or the original image when the step neither misclassifies nor raises the loss —
  *   the accuracy is the same as with the step.
  *
+ * - The PGD base also takes `loss: 'cw'` (margin) or `'dlr'`: the attention term is then added to
+ *   a loss that does not saturate on confident samples (see below).
+ *
+ * What it does on our models (first 1,000 MNIST test images, 3 steps): on the raw LeNet at eps 0.1
+ * A3 does raise the attention deviation (mean |Att - g| 0.240 -> 0.272 with PGD) but *raises*
+ * accuracy, 69.0% (PGD) -> 71.8 / 74.6 / 80.2 / 86.0% at sigma 0.01 / 0.1 / 1 / 10, and with the
+ * CW loss 68.1 -> 68.2 / 68.2 / 68.8% at sigma 0.1 / 1 / 10: under sign steps the attention
+ * gradient outweighs the (saturated) classification gradient pixel by pixel, and deviating the
+ * map is not the same as crossing the decision boundary. On the Madry LeNet (eps 0.3) A3 is
+ * within 0.3 points of the plain attack either way. Paper 004's gain (Table 7) is on ImageNet
+ * InceptionV3 at eps 4/255. `bastion reproduce paper004-table6-mnist` tabulates it (Table 7).
+ *
  * Implementation: the model is wrapped so that each forward pass also keeps the tap activation;
  * the attack objective turns it into the Grad-CAM map of that same pass, so the shared iteration
  * of src/attacks/base.ts (`iterate`, early stopping, best examples) runs unchanged. Each step costs
@@ -136,7 +148,7 @@ function attentionDeviation(ctx: AttackContext, logits: Tensor, active: ActiveSe
 }
 
 /** Options of {@link A3PGD}. */
-export type A3PGDOptions = Omit<PGDOptions, 'loss' | 'confidence' | 'recordSteps'> & A3Settings;
+export type A3PGDOptions = Omit<PGDOptions, 'confidence' | 'recordSteps'> & A3Settings;
 
 /** PGD + A3: PGD on CE(f(x_adv), y) + sigma * deviation (paper 004 Table 7, "PGD+A3"). */
 export class A3PGD extends PGD {
@@ -145,7 +157,7 @@ export class A3PGD extends PGD {
   readonly a3: ReturnType<typeof resolveSettings>;
 
   constructor(options: A3PGDOptions = {}) {
-    super({ ...options, loss: 'ce' }, 'a3-pgd');
+    super({ ...options, loss: options.loss ?? 'ce' }, 'a3-pgd');
     this.a3 = resolveSettings(options, 'a3-pgd');
   }
 
@@ -204,13 +216,15 @@ export interface A3Options extends A3Settings, BaseAttackOptions {
   randomStart?: boolean;
   /** PGD base only (default 1). */
   restarts?: number;
+  /** PGD base only: the classification loss the attention term is added to (default ce). */
+  loss?: PGDOptions['loss'];
 }
 
 /** A3 on the given base (default iter-step-ll): StepLL+A3 is Iter-StepLL+A3 with one step. */
 export function createA3(options: A3Options = {}): A3PGD | A3IterStepLL {
   const { base = 'iter-step-ll', ...rest } = options;
   if (base === 'pgd') return new A3PGD(rest);
-  if (rest.randomStart !== undefined || rest.restarts !== undefined) throw new BastionError(`a3-${base}: randomStart and restarts apply to the pgd base only`, { exitCode: 2 });
+  if (rest.randomStart !== undefined || rest.restarts !== undefined || rest.loss !== undefined) throw new BastionError(`a3-${base}: randomStart, restarts and loss apply to the pgd base only`, { exitCode: 2 });
   if (base === 'step-ll') {
     if (rest.steps !== undefined || rest.stepSize !== undefined) throw new BastionError('a3-step-ll is a single step of size eps; steps and stepSize do not apply', { hint: 'use a3-iter-step-ll for several steps', exitCode: 2 });
     return new A3IterStepLL({ ...rest, steps: 1 }, 'a3-step-ll');
@@ -219,7 +233,7 @@ export function createA3(options: A3Options = {}): A3PGD | A3IterStepLL {
   return new A3IterStepLL(rest);
 }
 
-const COMMON = ['eotSamples', 'earlyStop', 'carryOver', 'seed', 'sigma'] as const;
+const COMMON = ['eotSamples', 'earlyStop', 'carryOver', 'seed', 'sigma', 'normalize'] as const;
 
 /** Registry entries of the A3 attacks (spread into src/attacks/registry.ts). */
 export const a3Attacks: readonly AttackInfo[] = [
@@ -233,6 +247,6 @@ export const a3Attacks: readonly AttackInfo[] = [
   },
   {
     name: 'a3-pgd', summary: 'PGD + attention deviation (A3, sigma 10)', paper: 'paper 004 sec. 4.3, Table 7',
-    options: [...COMMON, 'steps', 'stepSize', 'restarts', 'randomStart'], create: (o) => createA3({ ...(o as A3Options), base: 'pgd' }),
+    options: [...COMMON, 'steps', 'stepSize', 'restarts', 'randomStart', 'loss'], create: (o) => createA3({ ...(o as A3Options), base: 'pgd' }),
   },
 ];

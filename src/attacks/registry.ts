@@ -40,6 +40,7 @@ export const ATTACK_OPTIONS: Record<string, { type: OptionType; description: str
   learningRate: { type: 'number', description: 'Adam learning rate of CW' },
   abortEarly: { type: 'boolean', description: 'CW: stop a constant once the loss stops decreasing' },
   sigma: { type: 'number', description: 'A3: weight of the attention-deviation term (paper 004, default 10)' },
+  normalize: { type: 'boolean', description: 'A3: divide the adversarial Grad-CAM map by its maximum before comparing (default true)' },
 };
 
 const BASE = ['eotSamples', 'earlyStop', 'carryOver', 'seed'] as const;

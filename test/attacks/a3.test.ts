@@ -51,6 +51,7 @@ describe('A3 attack', () => {
     const pairs: [{ run: A3PGD['run'] }, { run: PGD['run'] }][] = [
       [new A3IterStepLL({ steps: 3, sigma: 0 }), new IterStepLL({ steps: 3 })],
       [new A3PGD({ steps: 3, sigma: 0, seed: 4 }), new PGD({ steps: 3, seed: 4 })],
+      [new A3PGD({ steps: 3, sigma: 0, seed: 4, loss: 'cw' }), new PGD({ steps: 3, seed: 4, loss: 'cw' })],
     ];
     for (const [a3, base] of pairs) {
       const [r1, r2] = [a3.run(net, data.x, data.y, THREAT), base.run(net, data.x, data.y, THREAT)];
@@ -108,6 +109,9 @@ describe('A3 attack', () => {
     assert.equal(createAttack('a3-step-ll').name, 'a3-step-ll');
     assert.throws(() => createAttack('a3-step-ll', { steps: 3 }), /option 'steps' does not apply to a3-step-ll/);
     assert.throws(() => createA3({ base: 'iter-step-ll', randomStart: true }), /apply to the pgd base only/);
+    assert.throws(() => createA3({ base: 'iter-step-ll', loss: 'cw' }), /apply to the pgd base only/);
+    assert.equal((createAttack('a3-pgd', { loss: 'cw' }) as A3PGD).loss, 'cw');
+    assert.equal((createAttack('a3-iter-step-ll', { normalize: false }) as A3IterStepLL).a3.normalize, false);
     const mlp = trainedNet(0);
     assert.throws(() => attack.run(mlp, data.x, data.y, THREAT), /needs a zoo classifier with Grad-CAM tap points/);
     assert.throws(() => attack.run(net, data.x, data.y, { ...THREAT, targeted: true }), /untargeted/);

@@ -151,3 +151,10 @@ it('targeted, l2 and square runs; usage errors in one line', async () => {
   const norm = await bastion('attack', '--model', join(dir, 'model'), '--data', 'mnist', '--attack', 'cw', '--eps', '0.1', '--out', out);
   assert.match(norm.stderr, /cw does not support the linf norm \(use one of: l2\)/);
 });
+
+it('attack --help names every registered attack', async () => {
+  const { attacks } = await import('../../src/attacks/registry.js');
+  const { stdout } = await run(process.execPath, [bin, 'attack', '--help']);
+  const listed = /Attacks: ([^.]+)\./.exec(stdout.replace(/\s*\n\s*/g, ' '))?.[1]?.split(/,\s*/) ?? [];
+  assert.deepEqual([...listed].sort(), attacks.map((a) => a.name).sort());
+});

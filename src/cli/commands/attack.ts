@@ -59,8 +59,9 @@ export const attackCommand: Command = {
     'successful (--no-early-stop runs the full budget). Pixel bounds default to [0,1]; --bounds none drops the clipping,',
     'as paper 000\'s Algorithm 1 does. --compare TABLE prints the published numbers beside ours (see src/eval/paper.ts).',
     '',
-    'Attacks: fgsm, bim, pgd, step-ll, iter-step-ll, cw-pgd, mifgsm, apgd, apgd-dlr, square, cw. Options that apply to',
-    'only some attacks (e.g. binarySearchSteps of cw, pInit of square, decay of mifgsm) go through --option KEY=VALUE.',
+    'Attacks: fgsm, bim, pgd, step-ll, iter-step-ll, cw-pgd, mifgsm, apgd, apgd-dlr, square, cw, a3-step-ll,',
+    'a3-iter-step-ll, a3-pgd. Options that apply to only some attacks (e.g. binarySearchSteps of cw, pInit of square,',
+    'decay of mifgsm, sigma and normalize of the A3 attacks) go through --option KEY=VALUE.',
   ].join('\n'),
   options: {
     model: { type: 'string', valueName: 'DIR', description: 'classifier checkpoint directory' },
