@@ -383,13 +383,29 @@ async function trainModel(spec: ModelSpec, dir: string, dirs: Map<string, string
   });
 }
 
-/** Reads a value out of a result by a path like `grayBox.defenses.csaae[0]` or `perEpsilon[2].accuracy`. */
+/**
+ * Reads a value out of a result by a path like `grayBox.defenses.csaae[0]` or `perEpsilon[2].accuracy`.
+ * Keys may contain dots (model ids such as `dae-0.1`): at each level the longest run of dotted
+ * segments that is a key of the current object is taken, so `defenses.dae-0.1+kfold[0]` works.
+ */
 export function readPath(value: unknown, path: string): unknown {
-  const parts = path.match(/[^.[\]]+/g) ?? [];
+  const tokens = path.match(/\[\d+\]|[^.[\]]+/g) ?? [];
   let current: unknown = value;
-  for (const part of parts) {
+  let i = 0;
+  while (i < tokens.length) {
     if (current === null || current === undefined) return null;
-    current = (current as Record<string, unknown>)[/^\d+$/.test(part) ? Number(part) : part];
+    const token = tokens[i] as string;
+    if (token.startsWith('[')) {
+      current = (current as unknown[])[Number(token.slice(1, -1))];
+      i += 1;
+      continue;
+    }
+    let end = i; // last token of the longest dotted key present in `current`
+    for (let j = i + 1; j < tokens.length && !(tokens[j] as string).startsWith('['); j++) {
+      if (Object.hasOwn(current as object, tokens.slice(i, j + 1).join('.'))) end = j;
+    }
+    current = (current as Record<string, unknown>)[tokens.slice(i, end + 1).join('.')];
+    i = end + 1;
   }
   return current ?? null;
 }

@@ -88,6 +88,11 @@ describe('experiment configs', () => {
   it('reads result paths and resolves tables with paper values and differences', () => {
     assert.equal(readPath({ a: { b: [1, { c: 7 }] } }, 'a.b[1].c'), 7);
     assert.equal(readPath({ a: 1 }, 'a.missing.deeper'), null);
+    // Model ids with dots (paper 001's dae-0.1) are keys, not paths.
+    const defended = { grayBox: { defenses: { 'dae-0.1': [0.97], 'dae-0.1+kfold': [0.98], dae: { 0: 'no' } } } };
+    assert.equal(readPath(defended, 'grayBox.defenses.dae-0.1[0]'), 0.97);
+    assert.equal(readPath(defended, 'grayBox.defenses.dae-0.1+kfold[0]'), 0.98);
+    assert.equal(readPath({ 'a.b': { c: 1 }, a: { b: { c: 2 } } }, 'a.b.c'), 1);
     const e = tiny('data');
     const tables = resolveTables(e, { fgsm: { type: 'attack', seconds: 1, result: { perEpsilon: [{ accuracy: 0.99 }, { accuracy: 0.9 }, { accuracy: 0.3 }] } } });
     const row = tables[0]!.rows[1]!;
