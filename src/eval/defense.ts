@@ -14,7 +14,10 @@
  *    measured on single stochastic passes. A deterministic defense has nothing to average over.
  *
  * Several defenses can be evaluated on the same gray-box examples (paper 001's table compares
- * "DAE" and "DAE + K-fold" on one set of FGSM examples of the base CNN).
+ * "DAE" and "DAE + K-fold" on one set of FGSM examples of the base CNN). A defense whose classifier
+ * is a K-fold {@link Ensemble} is scored by its soft vote everywhere (it is the model the adaptive
+ * attacks differentiate); on clean and gray-box inputs its hard (majority) vote and the mean
+ * accuracy of its members (paper 001's "average across all K iterations") are reported as well.
  */
 import { noGrad, scope, type Tensor } from '../tensor/index.js';
 import { DataLoader, firstN, type Dataset } from '../data/index.js';
@@ -22,6 +25,7 @@ import { createAttack } from '../attacks/registry.js';
 import type { Model, ThreatModel } from '../attacks/types.js';
 import { Purifier } from '../models/index.js';
 import type { DefendedClassifier } from '../defenses/defended.js';
+import { Ensemble } from '../defenses/ensemble.js';
 import { Progress } from '../util/progress.js';
 import { BastionError } from '../util/errors.js';
 
@@ -60,6 +64,14 @@ export interface DefenseEvaluationOptions {
 /** Accuracies per epsilon (same order as the threat model's epsilons). */
 export type AccuracyByEpsilon = number[];
 
+/** The other two readings of an ensemble defense's accuracy (the soft vote is the defense's own number). */
+export interface EnsembleVotes<T> {
+  /** Majority vote of the members (ties to the soft vote). */
+  hardVote: T;
+  /** Mean of the members' own accuracies. */
+  memberMean: T;
+}
+
 /** What {@link evaluateDefenses} measures. */
 export interface DefenseEvaluation {
   attack: string;
@@ -68,9 +80,9 @@ export interface DefenseEvaluation {
   epsilons: number[];
   samples: number;
   modes: EvaluationMode[];
-  clean: { source: number; defenses: Record<string, number> };
+  clean: { source: number; defenses: Record<string, number>; ensembleVotes?: Record<string, EnsembleVotes<number>> };
   /** Gray-box: the undefended classifier on its own adversarial examples, and each defense on them. */
-  grayBox: { source: AccuracyByEpsilon; defenses: Record<string, AccuracyByEpsilon> } | null;
+  grayBox: { source: AccuracyByEpsilon; defenses: Record<string, AccuracyByEpsilon>; ensembleVotes?: Record<string, EnsembleVotes<AccuracyByEpsilon>> } | null;
   /** Adaptive modes: each defense under attacks crafted against it. */
   adaptive: Partial<Record<Exclude<EvaluationMode, 'gray-box'>, Record<string, AccuracyByEpsilon>>>;
   /** Notes on modes that could not apply (e.g. EOT against a defense without randomness). */
@@ -80,6 +92,19 @@ export interface DefenseEvaluation {
 
 function correct(model: Model, x: Tensor, y: Tensor): number {
   return noGrad(() => scope(() => model.forward(x).argmax(1).eq(y).sum().item()));
+}
+
+/** Correct predictions of an ensemble defense by hard vote, and summed over its members (divide by K for the mean). */
+function ensembleCorrect(defense: DefendedClassifier, x: Tensor, y: Tensor): EnsembleVotes<number> | null {
+  const ensemble = defense.classifier;
+  if (!(ensemble instanceof Ensemble)) return null;
+  return noGrad(() => scope(() => {
+    const purified = defense.purify(x);
+    return {
+      hardVote: ensemble.predictHard(purified).eq(y).sum().item(),
+      memberMean: ensemble.memberPredictions(purified).eq(y.unsqueeze(0)).float().sum().item() / ensemble.members.length,
+    };
+  }));
 }
 
 function setStochastic(defense: DefendedClassifier, flag: boolean): boolean {
@@ -110,6 +135,17 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
     clean: { source: 0, defenses: Object.fromEntries(names.map((n) => [n, 0])) as Record<string, number> },
     grayBox: { source: zeros(), defenses: Object.fromEntries(names.map((n) => [n, zeros()])) as Record<string, number[]> },
     adaptive: {} as Record<string, Record<string, number[]>>,
+    cleanVotes: {} as Record<string, EnsembleVotes<number>>,
+    grayBoxVotes: {} as Record<string, EnsembleVotes<number[]>>,
+  };
+  for (const d of options.defenses) {
+    if (!(d.model.classifier instanceof Ensemble)) continue;
+    counts.cleanVotes[d.name] = { hardVote: 0, memberMean: 0 };
+    counts.grayBoxVotes[d.name] = { hardVote: zeros(), memberMean: zeros() };
+  }
+  const addVotes = (into: EnsembleVotes<number>, add: EnsembleVotes<number>): void => {
+    into.hardVote += add.hardVote;
+    into.memberMean += add.memberMean;
   };
   for (const mode of modes) if (mode !== 'gray-box') counts.adaptive[mode] = Object.fromEntries(names.map((n) => [n, zeros()]));
   const seconds: Record<string, number> = Object.fromEntries(modes.map((m) => [m, 0]));
@@ -132,14 +168,26 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
   for await (const batch of loader.batches(0)) {
     const { x, y } = batch;
     counts.clean.source += correct(options.source, x, y);
-    for (const d of options.defenses) counts.clean.defenses[d.name] = (counts.clean.defenses[d.name] ?? 0) + correct(d.model, x, y);
+    for (const d of options.defenses) {
+      counts.clean.defenses[d.name] = (counts.clean.defenses[d.name] ?? 0) + correct(d.model, x, y);
+      const votes = ensembleCorrect(d.model, x, y);
+      if (votes) addVotes(counts.cleanVotes[d.name] as EnsembleVotes<number>, votes);
+    }
     if (modes.includes('gray-box')) {
       timed('gray-box', () => {
         const result = transferAttack.run(options.source, x, y, threat);
         try {
           result.perEpsilon.forEach((r, i) => {
             (counts.grayBox.source as number[])[i] = (counts.grayBox.source[i] as number) + (r.success.logicalNot().sum().item());
-            for (const d of options.defenses) (counts.grayBox.defenses[d.name] as number[])[i] = (counts.grayBox.defenses[d.name]![i] as number) + correct(d.model, r.adversarial, y);
+            for (const d of options.defenses) {
+              (counts.grayBox.defenses[d.name] as number[])[i] = (counts.grayBox.defenses[d.name]![i] as number) + correct(d.model, r.adversarial, y);
+              const votes = ensembleCorrect(d.model, r.adversarial, y);
+              const row = counts.grayBoxVotes[d.name];
+              if (votes && row) {
+                row.hardVote[i] = (row.hardVote[i] as number) + votes.hardVote;
+                row.memberMean[i] = (row.memberMean[i] as number) + votes.memberMean;
+              }
+            }
           });
         } finally {
           result.dispose();
@@ -176,11 +224,20 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
   progress?.end();
   const n = data.length;
   const frac = (row: number[]): number[] => row.map((c) => c / n);
+  const hasVotes = Object.keys(counts.cleanVotes).length > 0;
+  const cleanVotes = Object.fromEntries(Object.entries(counts.cleanVotes).map(([k, v]) => [k, { hardVote: v.hardVote / n, memberMean: v.memberMean / n }]));
+  const grayBoxVotes = Object.fromEntries(Object.entries(counts.grayBoxVotes).map(([k, v]) => [k, { hardVote: frac(v.hardVote), memberMean: frac(v.memberMean) }]));
   return {
     attack: options.attack, attackOptions, norm: threat.norm, epsilons, samples: n, modes,
-    clean: { source: counts.clean.source / n, defenses: Object.fromEntries(Object.entries(counts.clean.defenses).map(([k, v]) => [k, v / n])) },
+    clean: {
+      source: counts.clean.source / n, defenses: Object.fromEntries(Object.entries(counts.clean.defenses).map(([k, v]) => [k, v / n])),
+      ...(hasVotes ? { ensembleVotes: cleanVotes } : {}),
+    },
     grayBox: modes.includes('gray-box')
-      ? { source: frac(counts.grayBox.source), defenses: Object.fromEntries(Object.entries(counts.grayBox.defenses).map(([k, v]) => [k, frac(v)])) }
+      ? {
+        source: frac(counts.grayBox.source), defenses: Object.fromEntries(Object.entries(counts.grayBox.defenses).map(([k, v]) => [k, frac(v)])),
+        ...(hasVotes ? { ensembleVotes: grayBoxVotes } : {}),
+      }
       : null,
     adaptive: Object.fromEntries(Object.entries(counts.adaptive).map(([mode, byDefense]) => [mode, Object.fromEntries(Object.entries(byDefense).map(([k, v]) => [k, frac(v)]))])),
     notes, seconds,

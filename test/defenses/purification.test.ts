@@ -210,4 +210,26 @@ describe('evaluateDefenses', () => {
     classifier.dispose();
     dataset.dispose();
   });
+
+  it('also reports the hard vote and the mean member accuracy of an ensemble defense (clean and gray-box)', async () => {
+    const { loadClassifier } = await import('../../src/models/index.js');
+    const { model: trained } = await loadClassifier(classifierDir);
+    manualSeed(8);
+    const untrained = createClassifier('kfold-cnn', modelConfig('kfold-cnn', MNIST)).eval();
+    const ensemble = new Ensemble([trained, untrained]);
+    const dae = createPurifier('dae', modelConfig('dae', MNIST)).eval();
+    const dataset = await loadDataset(data, { split: 'test' });
+    const common = { source: trained, dataset, attack: 'fgsm', threat: { norm: 'linf' as const, epsilons: [0.1] }, modes: ['gray-box' as const], limit: 40, progress: false };
+    const result = await evaluateDefenses({ ...common, defenses: [{ name: 'dae+ens', model: new DefendedClassifier(dae, ensemble) }] });
+    const members = await evaluateDefenses({ ...common, defenses: [{ name: 'a', model: new DefendedClassifier(dae, trained) }, { name: 'b', model: new DefendedClassifier(dae, untrained) }] });
+    const mean = (a: number, b: number): number => (a + b) / 2;
+    const votes = result.grayBox!.ensembleVotes!['dae+ens']!;
+    assert.ok(Math.abs(votes.memberMean[0]! - mean(members.grayBox!.defenses['a']![0]!, members.grayBox!.defenses['b']![0]!)) < 1e-9);
+    assert.ok(Math.abs(result.clean.ensembleVotes!['dae+ens']!.memberMean - mean(members.clean.defenses['a']!, members.clean.defenses['b']!)) < 1e-9);
+    assert.ok(votes.hardVote[0]! >= 0 && votes.hardVote[0]! <= 1);
+    assert.equal(members.grayBox!.ensembleVotes, undefined, 'no ensemble, no votes');
+    ensemble.dispose();
+    dae.dispose();
+    dataset.dispose();
+  });
 });
