@@ -13,6 +13,13 @@
  *    attacker averages gradients over K noise draws (Expectation over Transformation); accuracy is
  *    measured on single stochastic passes. A deterministic defense has nothing to average over.
  *
+ * The attacks use the true labels by default (the papers' Algorithm 1). With `attackLabels:
+ * 'predicted'` every attack instead takes the attacked model's own prediction on the clean image
+ * as its label (Kurakin et al. 2017): a true-label perturbation carries the label in its sign
+ * pattern ("label leaking"), and a purifier trained on such examples can learn to read it, which
+ * shows as higher accuracy on adversarial than on clean images. Accuracy is always against the
+ * true labels.
+ *
  * Several defenses can be evaluated on the same gray-box examples (paper 001's table compares
  * "DAE" and "DAE + K-fold" on one set of FGSM examples of the base CNN). A defense whose classifier
  * is a K-fold {@link Ensemble} is scored by its soft vote everywhere (it is the model the adaptive
@@ -54,12 +61,17 @@ export interface DefenseEvaluationOptions {
   modes?: readonly EvaluationMode[];
   /** Noise draws per EOT gradient (default 10). */
   eotSamples?: number;
+  /** Labels the attacks take: the true ones (default) or the attacked model's clean predictions (see the module comment). */
+  attackLabels?: AttackLabels;
   batchSize?: number;
   /** Evaluate the first N test images only. */
   limit?: number;
   seed?: number;
   progress?: boolean;
 }
+
+/** Which labels the attacks of a defense evaluation take (see the module comment). */
+export type AttackLabels = 'true' | 'predicted';
 
 /** Accuracies per epsilon (same order as the threat model's epsilons). */
 export type AccuracyByEpsilon = number[];
@@ -80,6 +92,8 @@ export interface DefenseEvaluation {
   epsilons: number[];
   samples: number;
   modes: EvaluationMode[];
+  /** Labels the attacks took (absent in results saved before the option existed: 'true'). */
+  attackLabels?: AttackLabels;
   clean: { source: number; defenses: Record<string, number>; ensembleVotes?: Record<string, EnsembleVotes<number>> };
   /** Gray-box: the undefended classifier on its own adversarial examples, and each defense on them. */
   grayBox: { source: AccuracyByEpsilon; defenses: Record<string, AccuracyByEpsilon>; ensembleVotes?: Record<string, EnsembleVotes<AccuracyByEpsilon>> } | null;
@@ -88,6 +102,11 @@ export interface DefenseEvaluation {
   /** Notes on modes that could not apply (e.g. EOT against a defense without randomness). */
   notes: string[];
   seconds: Record<string, number>;
+}
+
+/** The model's predicted classes (int64 [N]). */
+function predict(model: Model, x: Tensor): Tensor {
+  return noGrad(() => scope(() => model.forward(x).argmax(1)));
 }
 
 function correct(model: Model, x: Tensor, y: Tensor): number {
@@ -128,6 +147,9 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
   const epsilons = [...options.threat.epsilons];
   const attackOptions = { ...options.attackOptions };
   const eotSamples = options.eotSamples ?? 10;
+  const attackLabels = options.attackLabels ?? 'true';
+  if (attackLabels !== 'true' && attackLabels !== 'predicted') throw new BastionError(`attackLabels must be 'true' or 'predicted', got '${String(attackLabels)}'`);
+  const predictedLabels = attackLabels === 'predicted';
   const names = options.defenses.map((d) => d.name);
   if (new Set(names).size !== names.length) throw new BastionError(`defense names must be unique, got ${names.join(', ')}`);
   const zeros = (): number[] => epsilons.map(() => 0);
@@ -175,10 +197,11 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
     }
     if (modes.includes('gray-box')) {
       timed('gray-box', () => {
-        const result = transferAttack.run(options.source, x, y, threat);
+        const labels = predictedLabels ? predict(options.source, x) : y;
+        const result = transferAttack.run(options.source, x, labels, threat);
         try {
           result.perEpsilon.forEach((r, i) => {
-            (counts.grayBox.source as number[])[i] = (counts.grayBox.source[i] as number) + (r.success.logicalNot().sum().item());
+            (counts.grayBox.source as number[])[i] = (counts.grayBox.source[i] as number) + (predictedLabels ? correct(options.source, r.adversarial, y) : r.success.logicalNot().sum().item());
             for (const d of options.defenses) {
               (counts.grayBox.defenses[d.name] as number[])[i] = (counts.grayBox.defenses[d.name]![i] as number) + correct(d.model, r.adversarial, y);
               const votes = ensembleCorrect(d.model, r.adversarial, y);
@@ -203,10 +226,10 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
           try {
             const target: Model = mode === 'bpda' ? d.model.bpda() : d.model;
             const attack = mode === 'eot' && stochastic ? eotAttack : adaptiveAttack;
-            const result = attack.run(target, x, y, threat);
+            const result = attack.run(target, x, predictedLabels ? predict(d.model, x) : y, threat);
             try {
               result.perEpsilon.forEach((r, i) => {
-                const held = mode === 'bpda' || stochastic ? correct(d.model, r.adversarial, y) : scope(() => r.success.logicalNot().sum().item());
+                const held = mode === 'bpda' || stochastic || predictedLabels ? correct(d.model, r.adversarial, y) : scope(() => r.success.logicalNot().sum().item());
                 const row = counts.adaptive[mode]![d.name] as number[];
                 row[i] = (row[i] as number) + held;
               });
@@ -228,7 +251,7 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
   const cleanVotes = Object.fromEntries(Object.entries(counts.cleanVotes).map(([k, v]) => [k, { hardVote: v.hardVote / n, memberMean: v.memberMean / n }]));
   const grayBoxVotes = Object.fromEntries(Object.entries(counts.grayBoxVotes).map(([k, v]) => [k, { hardVote: frac(v.hardVote), memberMean: frac(v.memberMean) }]));
   return {
-    attack: options.attack, attackOptions, norm: threat.norm, epsilons, samples: n, modes,
+    attack: options.attack, attackOptions, norm: threat.norm, epsilons, samples: n, modes, attackLabels,
     clean: {
       source: counts.clean.source / n, defenses: Object.fromEntries(Object.entries(counts.clean.defenses).map(([k, v]) => [k, v / n])),
       ...(hasVotes ? { ensembleVotes: cleanVotes } : {}),

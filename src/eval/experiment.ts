@@ -26,7 +26,7 @@ import { adversarialTraining, ADVERSARIAL_METHODS, type AdversarialTrainingOptio
 import { createAttack } from '../attacks/registry.js';
 import type { Norm } from '../attacks/types.js';
 import { evaluateRobustness } from './robustness.js';
-import { evaluateDefenses, type EvaluationMode } from './defense.js';
+import { evaluateDefenses, type AttackLabels, type EvaluationMode } from './defense.js';
 import { measureLatency } from './latency.js';
 import { captureExamples } from './examples.js';
 import { paperTable, type PaperEntry } from './paper.js';
@@ -74,7 +74,8 @@ export type EvaluationSpec =
   | {
     id: string; type: 'defense'; classifier: string; purifiers: string[]; ensemble?: string; data: string; dataOptions?: ModelSpec['dataOptions']; attack: string;
     attackOptions?: Record<string, unknown>; epsilons: number[]; norm?: Norm; bounds?: [number, number] | null; modes?: EvaluationMode[]; eotSamples?: number;
-    limit?: number; seed?: number;
+    /** 'predicted': the attacks take the attacked model's clean predictions as labels (src/eval/defense.ts, label leaking). */
+    attackLabels?: AttackLabels; limit?: number; seed?: number;
   }
   | { id: string; type: 'latency'; classifier: string; purifiers?: string[]; batchSize?: number }
   /** Paper 004 Table 6: clean, FGSM, PGD-k and CW-k accuracy at one budget (src/eval/aad.ts evaluateTable6). */
@@ -214,6 +215,10 @@ export function validateExperiment(value: unknown, file: string): Experiment {
     }
     const refs = [(ev as { model?: string }).model, (ev as { classifier?: string }).classifier, ...((ev as { purifiers?: string[] }).purifiers ?? []), (ev as { ensemble?: string }).ensemble];
     for (const r of refs) if (r !== undefined && !ids.has(r)) throw new DataError(file, `evaluation '${ev.id}' names model '${r}', which is not defined`);
+    const labels = (ev as { attackLabels?: unknown }).attackLabels;
+    if (labels !== undefined && (ev.type !== 'defense' || (labels !== 'true' && labels !== 'predicted'))) {
+      throw new DataError(file, `evaluation '${ev.id}': attackLabels applies to defense evaluations and is 'true' or 'predicted'`);
+    }
   }
   for (const t of e.tables) {
     for (const row of t.rows) {
@@ -602,6 +607,7 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
         source: classifier, defenses, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {},
         threat: threatOf(s), ...(s.modes ? { modes: s.modes } : {}),
         ...(s.eotSamples !== undefined ? { eotSamples: s.eotSamples } : {}), ...(s.limit !== undefined ? { limit: s.limit } : {}),
+        ...(s.attackLabels !== undefined ? { attackLabels: s.attackLabels } : {}),
         seed: s.seed ?? 0, progress,
       });
       await captureExamples({ runDir, evaluation: s.id, classifier, defenses, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: threatOf(s), seed: s.seed ?? 0 });

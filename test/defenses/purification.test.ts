@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { grad, manualSeed, noGrad, rand, randint, scope, tensor, tensorStats, type Tensor, type Batch } from '../../src/tensor/index.js';
 import { crossEntropy } from '../../src/nn/functional.js';
+import { Module } from '../../src/nn/index.js';
 import { createClassifier, createPurifier, loadPurifier, modelConfig, trainClassifier, type Classifier } from '../../src/models/index.js';
 import { loadDataset } from '../../src/data/index.js';
 import { DefendedClassifier } from '../../src/defenses/defended.js';
@@ -179,6 +180,20 @@ describe('class-guided purifier training', () => {
   });
 });
 
+/** A classifier whose logits are rolled by one class (it predicts the wrapped model's class + 1). */
+class RolledLogits extends Module {
+  readonly numClasses: number;
+  constructor(readonly inner: Classifier) {
+    super();
+    this.numClasses = inner.numClasses;
+    this.registerModule('inner', inner);
+  }
+
+  forward(x: Tensor): Tensor {
+    return scope(() => this.inner.forward(x).roll(1, 1));
+  }
+}
+
 describe('evaluateDefenses', () => {
   it('reports gray-box, white-box, BPDA and EOT accuracies for every defense and epsilon', async () => {
     const { loadClassifier } = await import('../../src/models/index.js');
@@ -206,6 +221,46 @@ describe('evaluateDefenses', () => {
     assert.ok(result.notes.some((n) => n.startsWith('dae: deterministic')), 'EOT against a deterministic defense is flagged');
     assert.equal(noisy.stochastic, false, 'the purifier is deterministic again after EOT');
     noisy.dispose();
+    dae.dispose();
+    classifier.dispose();
+    dataset.dispose();
+  });
+
+  it('with attackLabels predicted, attacks the model\'s own clean predictions and scores against the true labels', async () => {
+    const { loadClassifier } = await import('../../src/models/index.js');
+    const { createAttack } = await import('../../src/attacks/registry.js');
+    const { model: trained } = await loadClassifier(classifierDir);
+    manualSeed(9);
+    // The trained classifier with its logits rolled by one class: it predicts label + 1, so its
+    // predictions differ from the true labels and the two kinds of attack labels part ways.
+    const classifier = new RolledLogits(trained);
+    const dae = createPurifier('dae', modelConfig('dae', MNIST)).eval();
+    const defended = new DefendedClassifier(dae, classifier);
+    const dataset = await loadDataset(data, { split: 'test' });
+    const threat = { norm: 'linf' as const, epsilons: [0.6] };
+    const result = await evaluateDefenses({
+      source: classifier, defenses: [{ name: 'dae', model: defended }], dataset, attack: 'fgsm', threat,
+      modes: ['gray-box', 'white-box'], attackLabels: 'predicted', limit: 40, progress: false,
+    });
+    assert.equal(result.attackLabels, 'predicted');
+    const expected = scope(() => {
+      const view = dataset.memory()!;
+      const x = view.images.narrow(0, 0, 40).to('float32').div(255);
+      const y = view.labels.narrow(0, 0, 40);
+      const accuracyUnder = (target: RolledLogits | DefendedClassifier): number => {
+        const run = createAttack('fgsm', { earlyStop: false, carryOver: false }).run(target, x, noGrad(() => target.forward(x).argmax(1)), threat);
+        const adv = run.perEpsilon[0]!.adversarial;
+        const accuracy = noGrad(() => target.forward(adv).argmax(1).eq(y).float().mean().item());
+        run.dispose();
+        return accuracy;
+      };
+      const agreement = noGrad(() => classifier.forward(x).argmax(1).eq(y).float().mean().item());
+      return { source: accuracyUnder(classifier), whiteBox: accuracyUnder(defended), agreement };
+    });
+    assert.ok(expected.agreement < 0.9, 'the test needs predictions that differ from the labels');
+    assert.ok(Math.abs(result.grayBox!.source[0]! - expected.source) < 1e-9, `gray-box ${result.grayBox!.source[0]} vs ${expected.source}`);
+    assert.ok(Math.abs(result.adaptive['white-box']!['dae']![0]! - expected.whiteBox) < 1e-9);
+    await assert.rejects(evaluateDefenses({ source: classifier, defenses: [], dataset, attack: 'fgsm', threat, attackLabels: 'guessed' as never, progress: false }), /attackLabels must be/);
     dae.dispose();
     classifier.dispose();
     dataset.dispose();

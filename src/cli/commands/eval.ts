@@ -25,7 +25,10 @@ export const evalCommand: Command = {
     'gray-box: examples crafted on the classifier alone, then purified (what the papers report); white-box: the attack ' +
     'differentiates through purifier and classifier; bpda: backward pass through the purifier as the identity; eot: the ' +
     'purifier keeps its latent noise at inference and the attacker averages gradients over --eot draws. Every defended ' +
-    'number is reported in each mode. With --ensemble, each purifier is also evaluated in front of the ensemble.',
+    'number is reported in each mode. With --ensemble, each purifier is also evaluated in front of the ensemble. ' +
+    'With --attack-labels predicted, the attacks take the attacked model\'s prediction on the clean image instead of the ' +
+    'true label: a true-label perturbation carries the label in its sign pattern ("label leaking", Kurakin et al. 2017), ' +
+    'which a purifier trained on such examples can learn to read (accuracy on adversarial above clean is the symptom).',
   options: {
     classifier: { type: 'string', valueName: 'DIR', description: 'the classifier (attacked alone in gray-box mode)' },
     purifier: { type: 'string', valueName: 'DIR', multiple: true, description: 'a purifier checkpoint (repeatable)' },
@@ -36,6 +39,7 @@ export const evalCommand: Command = {
     norm: { type: 'string', valueName: 'linf|l2', default: 'linf', description: 'threat norm' },
     modes: { type: 'string', valueName: 'LIST', default: 'gray-box,white-box,bpda,eot', description: 'threat models to run' },
     eot: { type: 'string', valueName: 'K', description: 'noise draws per EOT gradient (default 10)' },
+    'attack-labels': { type: 'string', valueName: 'true|predicted', default: 'true', description: 'labels the attacks take: true, or the attacked model\'s clean predictions (no label leaking)' },
     steps: { type: 'string', valueName: 'N', description: 'iterations of iterative attacks (default: the attack\'s)' },
     'step-size': { type: 'string', valueName: 'X', description: 'step size of iterative attacks' },
     restarts: { type: 'string', valueName: 'N', description: 'random restarts (PGD)' },
@@ -92,6 +96,7 @@ export const evalCommand: Command = {
         source: classifier, defenses, dataset, attack: stringOption(values, 'attack', 'pgd') as string,
         attackOptions: attackOptionsFrom(values), threat: { norm, epsilons }, modes: modes as never,
         ...(values['eot'] !== undefined ? { eotSamples: numberOption(values, 'eot', 10, { min: 1, integer: true }) } : {}),
+        attackLabels: choiceOption(values, 'attack-labels', ['true', 'predicted'] as const, 'true'),
         ...(values['batch-size'] !== undefined ? { batchSize: numberOption(values, 'batch-size', 250, { min: 1, integer: true }) } : {}),
         ...(values['limit'] !== undefined ? { limit: numberOption(values, 'limit', 0, { min: 1, integer: true }) } : {}),
         seed,
