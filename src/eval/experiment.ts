@@ -319,27 +319,42 @@ export function evaluationKey(spec: EvaluationSpec, modelFolders: ReadonlyMap<st
 }
 
 /**
+ * Moves the evaluations of a results.json written before per-evaluation files existed into
+ * `out/evaluations/ID.json` (with their key, matched by spec and model folders), unless a file is
+ * already there. Run before anything else, so that a later run, which rewrites results.json with
+ * only what it ran (e.g. with --only), cannot drop them.
+ */
+async function saveLegacyEvaluations(out: string): Promise<void> {
+  const resultsFile = join(out, 'results.json');
+  if (!existsSync(resultsFile)) return;
+  let earlier: ExperimentResults;
+  try {
+    earlier = JSON.parse(await readFile(resultsFile, 'utf8')) as ExperimentResults;
+  } catch {
+    return; // An unreadable earlier results.json is simply not reused; this run overwrites it.
+  }
+  const folders = new Map(Object.entries(earlier.models ?? {}).map(([id, m]) => [id, basename(m.dir)]));
+  for (const spec of earlier.experiment?.evaluations ?? []) {
+    const record = earlier.evaluations?.[spec.id];
+    const file = join(out, 'evaluations', `${spec.id}.json`);
+    if (!record || existsSync(file)) continue;
+    const key = record.key ?? evaluationKey(spec, folders, earlier.experiment);
+    const { reused, ...rest } = record;
+    const finishedAt = reused?.finishedAt ?? record.finishedAt ?? earlier.provenance?.createdAt;
+    const saved: EvaluationRecord = { ...rest, key, ...(finishedAt ? { finishedAt } : {}) };
+    await mkdir(join(out, 'evaluations'), { recursive: true });
+    await writeFileAtomic(file, `${JSON.stringify(saved)}\n`);
+  }
+}
+
+/**
  * Finished evaluations of earlier runs into `out` that match `keys` (evaluation id -> evaluationKey):
- * the per-evaluation files `out/evaluations/ID.json` that every run writes as it goes (so a crashed run
- * loses at most the evaluation it was in), then `out/results.json` of an earlier complete run.
+ * the per-evaluation files `out/evaluations/ID.json` that every run writes as it goes (so a crashed
+ * run loses at most the evaluation it was in; an old results.json is moved into them first).
  */
 async function earlierEvaluations(out: string, keys: ReadonlyMap<string, string>): Promise<Map<string, EvaluationRecord & { from: string }>> {
+  await saveLegacyEvaluations(out);
   const found = new Map<string, EvaluationRecord & { from: string }>();
-  const resultsFile = join(out, 'results.json');
-  if (existsSync(resultsFile)) {
-    try {
-      const earlier = JSON.parse(await readFile(resultsFile, 'utf8')) as ExperimentResults;
-      const folders = new Map(Object.entries(earlier.models ?? {}).map(([id, m]) => [id, basename(m.dir)]));
-      for (const spec of earlier.experiment?.evaluations ?? []) {
-        const record = earlier.evaluations?.[spec.id];
-        if (!record || !keys.has(spec.id)) continue;
-        const key = record.key ?? evaluationKey(spec, folders, earlier.experiment);
-        if (key === keys.get(spec.id)) found.set(spec.id, { ...record, key, from: resultsFile, finishedAt: record.finishedAt ?? earlier.provenance?.createdAt });
-      }
-    } catch {
-      // An unreadable earlier results.json is simply not reused; this run overwrites it.
-    }
-  }
   for (const [id, key] of keys) {
     const file = join(out, 'evaluations', `${id}.json`);
     if (!existsSync(file)) continue;
@@ -510,6 +525,7 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
   const folders = new Map([...dirs].map(([id, dir]) => [id, basename(dir)]));
   const selected = experiment.evaluations.filter((spec) => !options.only || options.only.includes(spec.id));
   const evaluationKeys = new Map(selected.map((spec) => [spec.id, evaluationKey(spec, folders, experiment)]));
+  if (options.reevaluate || options.retrain) await saveLegacyEvaluations(options.out); // kept for the evaluations this run does not redo
   const earlier = options.reevaluate || options.retrain ? new Map() : await earlierEvaluations(options.out, evaluationKeys);
   const evaluations: ExperimentResults['evaluations'] = {};
   for (const spec of selected) {

@@ -177,7 +177,14 @@ describe('runExperiment', () => {
       const legacy = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { evaluations: Record<string, Record<string, unknown>> };
       for (const ev of Object.values(legacy.evaluations)) { delete ev['key']; delete ev['reused']; }
       writeFileSync(join(out, 'results.json'), JSON.stringify(legacy));
-      assert.ok((await runExperiment(e, { out, progress: false })).evaluations['fgsm']?.reused, 'legacy results.json reused');
+      // A run of another evaluation only (--only) rewrites results.json; the legacy result must survive it.
+      const two = tiny(data);
+      two.evaluations.push({ id: 'fgsm-small', type: 'attack', model: 'cnn', data, attack: 'fgsm', epsilons: [0.05], limit: 20 });
+      await runExperiment(two, { out, progress: false, only: ['fgsm-small'] });
+      assert.ok(existsSync(join(out, 'evaluations', 'fgsm.json')), 'the legacy result is saved as an evaluation file');
+      const afterOnly = await runExperiment(two, { out, progress: false });
+      assert.ok(afterOnly.evaluations['fgsm']?.reused && afterOnly.evaluations['fgsm-small']?.reused, 'legacy results.json reused after an --only run');
+      assert.deepEqual(afterOnly.evaluations['fgsm']?.result, first.evaluations['fgsm']?.result);
       const changed = tiny(data);
       const fgsm = changed.evaluations[0] as { epsilons: number[] };
       fgsm.epsilons = [0, 0.1, 0.5];
