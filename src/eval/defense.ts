@@ -197,8 +197,9 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
     }
     if (modes.includes('gray-box')) {
       timed('gray-box', () => {
-        const labels = predictedLabels ? predict(options.source, x) : y;
-        const result = transferAttack.run(options.source, x, labels, threat);
+        const labels = predictedLabels ? predict(options.source, x) : null;
+        const result = transferAttack.run(options.source, x, labels ?? y, threat);
+        labels?.dispose();
         try {
           result.perEpsilon.forEach((r, i) => {
             (counts.grayBox.source as number[])[i] = (counts.grayBox.source[i] as number) + (predictedLabels ? correct(options.source, r.adversarial, y) : r.success.logicalNot().sum().item());
@@ -226,7 +227,9 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
           try {
             const target: Model = mode === 'bpda' ? d.model.bpda() : d.model;
             const attack = mode === 'eot' && stochastic ? eotAttack : adaptiveAttack;
-            const result = attack.run(target, x, predictedLabels ? predict(d.model, x) : y, threat);
+            const labels = predictedLabels ? predict(d.model, x) : null;
+            const result = attack.run(target, x, labels ?? y, threat);
+            labels?.dispose();
             try {
               result.perEpsilon.forEach((r, i) => {
                 const held = mode === 'bpda' || stochastic || predictedLabels ? correct(d.model, r.adversarial, y) : scope(() => r.success.logicalNot().sum().item());

@@ -238,11 +238,13 @@ describe('evaluateDefenses', () => {
     const defended = new DefendedClassifier(dae, classifier);
     const dataset = await loadDataset(data, { split: 'test' });
     const threat = { norm: 'linf' as const, epsilons: [0.6] };
+    const liveBefore = tensorStats().live;
     const result = await evaluateDefenses({
       source: classifier, defenses: [{ name: 'dae', model: defended }], dataset, attack: 'fgsm', threat,
       modes: ['gray-box', 'white-box'], attackLabels: 'predicted', limit: 40, progress: false,
     });
     assert.equal(result.attackLabels, 'predicted');
+    assert.equal(tensorStats().live, liveBefore, 'the predicted labels are freed');
     const expected = scope(() => {
       const view = dataset.memory()!;
       const x = view.images.narrow(0, 0, 40).to('float32').div(255);
