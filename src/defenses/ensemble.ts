@@ -51,19 +51,19 @@ export class Ensemble extends Module {
     });
   }
 
-  /** Majority vote of the members' predicted classes (ties go to the higher soft-vote score). */
-  predictHard(x: Tensor): Tensor {
+  /**
+   * The three readings of the ensemble's decision from one pass of the members (no gradients):
+   * `soft` the class of the averaged probabilities (= forward's argmax), `hard` the majority of
+   * the members' classes (ties go to the higher soft-vote score), `members` each member's class [K, N].
+   */
+  vote(x: Tensor): { soft: Tensor; hard: Tensor; members: Tensor } {
     return noGrad(() => scope(() => {
-      const predictions = stack(this.members.map((m) => m.forward(x).argmax(1)), 1);
-      const votes = predictions.oneHot(this.numClasses).sum(1).to('float32');
-      const soft = this.forward(x).softmax(1);
-      return votes.add(soft.mul(0.5)).argmax(1);
+      const probs = stack(this.members.map((m) => m.forward(x).softmax(1)), 0);
+      const mean = probs.mean(0);
+      const members = probs.argmax(2);
+      const counts = members.transpose(0, 1).oneHot(this.numClasses).sum(1).to('float32');
+      return { soft: mean.argmax(1), hard: counts.add(mean.mul(0.5)).argmax(1), members };
     }));
-  }
-
-  /** Each member's predictions, [K, N] int64. */
-  memberPredictions(x: Tensor): Tensor {
-    return noGrad(() => scope(() => stack(this.members.map((m) => m.forward(x).argmax(1)), 0)));
   }
 }
 

@@ -113,15 +113,18 @@ function correct(model: Model, x: Tensor, y: Tensor): number {
   return noGrad(() => scope(() => model.forward(x).argmax(1).eq(y).sum().item()));
 }
 
-/** Correct predictions of an ensemble defense by hard vote, and summed over its members (divide by K for the mean). */
-function ensembleCorrect(defense: DefendedClassifier, x: Tensor, y: Tensor): EnsembleVotes<number> | null {
+/**
+ * Correct predictions of a defense on (x, y); for an ensemble defense also by hard vote, and summed
+ * over its members (divide by K for the mean), all from one purification and one pass of the members.
+ */
+function scoreDefense(defense: DefendedClassifier, x: Tensor, y: Tensor): { correct: number; votes: EnsembleVotes<number> | null } {
   const ensemble = defense.classifier;
-  if (!(ensemble instanceof Ensemble)) return null;
+  if (!(ensemble instanceof Ensemble)) return { correct: correct(defense, x, y), votes: null };
   return noGrad(() => scope(() => {
-    const purified = defense.purify(x);
+    const vote = ensemble.vote(defense.purify(x));
     return {
-      hardVote: ensemble.predictHard(purified).eq(y).sum().item(),
-      memberMean: ensemble.memberPredictions(purified).eq(y.unsqueeze(0)).float().sum().item() / ensemble.members.length,
+      correct: vote.soft.eq(y).sum().item(),
+      votes: { hardVote: vote.hard.eq(y).sum().item(), memberMean: vote.members.eq(y.unsqueeze(0)).float().sum().item() / ensemble.members.length },
     };
   }));
 }
@@ -158,14 +161,17 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
     grayBox: { source: zeros(), defenses: Object.fromEntries(names.map((n) => [n, zeros()])) as Record<string, number[]> },
     adaptive: {} as Record<string, Record<string, number[]>>,
     cleanVotes: {} as Record<string, EnsembleVotes<number>>,
-    grayBoxVotes: {} as Record<string, EnsembleVotes<number[]>>,
+    /** Per defense, one entry per epsilon. */
+    grayBoxVotes: {} as Record<string, EnsembleVotes<number>[]>,
   };
+  const noVotes = (): EnsembleVotes<number> => ({ hardVote: 0, memberMean: 0 });
   for (const d of options.defenses) {
     if (!(d.model.classifier instanceof Ensemble)) continue;
-    counts.cleanVotes[d.name] = { hardVote: 0, memberMean: 0 };
-    counts.grayBoxVotes[d.name] = { hardVote: zeros(), memberMean: zeros() };
+    counts.cleanVotes[d.name] = noVotes();
+    counts.grayBoxVotes[d.name] = epsilons.map(noVotes);
   }
-  const addVotes = (into: EnsembleVotes<number>, add: EnsembleVotes<number>): void => {
+  const addVotes = (into: EnsembleVotes<number> | undefined, add: EnsembleVotes<number> | null): void => {
+    if (!into || !add) return;
     into.hardVote += add.hardVote;
     into.memberMean += add.memberMean;
   };
@@ -191,9 +197,9 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
     const { x, y } = batch;
     counts.clean.source += correct(options.source, x, y);
     for (const d of options.defenses) {
-      counts.clean.defenses[d.name] = (counts.clean.defenses[d.name] ?? 0) + correct(d.model, x, y);
-      const votes = ensembleCorrect(d.model, x, y);
-      if (votes) addVotes(counts.cleanVotes[d.name] as EnsembleVotes<number>, votes);
+      const score = scoreDefense(d.model, x, y);
+      counts.clean.defenses[d.name] = (counts.clean.defenses[d.name] ?? 0) + score.correct;
+      addVotes(counts.cleanVotes[d.name], score.votes);
     }
     if (modes.includes('gray-box')) {
       timed('gray-box', () => {
@@ -204,13 +210,9 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
           result.perEpsilon.forEach((r, i) => {
             (counts.grayBox.source as number[])[i] = (counts.grayBox.source[i] as number) + (predictedLabels ? correct(options.source, r.adversarial, y) : r.success.logicalNot().sum().item());
             for (const d of options.defenses) {
-              (counts.grayBox.defenses[d.name] as number[])[i] = (counts.grayBox.defenses[d.name]![i] as number) + correct(d.model, r.adversarial, y);
-              const votes = ensembleCorrect(d.model, r.adversarial, y);
-              const row = counts.grayBoxVotes[d.name];
-              if (votes && row) {
-                row.hardVote[i] = (row.hardVote[i] as number) + votes.hardVote;
-                row.memberMean[i] = (row.memberMean[i] as number) + votes.memberMean;
-              }
+              const score = scoreDefense(d.model, r.adversarial, y);
+              (counts.grayBox.defenses[d.name] as number[])[i] = (counts.grayBox.defenses[d.name]![i] as number) + score.correct;
+              addVotes(counts.grayBoxVotes[d.name]?.[i], score.votes);
             }
           });
         } finally {
@@ -252,7 +254,7 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
   const frac = (row: number[]): number[] => row.map((c) => c / n);
   const hasVotes = Object.keys(counts.cleanVotes).length > 0;
   const cleanVotes = Object.fromEntries(Object.entries(counts.cleanVotes).map(([k, v]) => [k, { hardVote: v.hardVote / n, memberMean: v.memberMean / n }]));
-  const grayBoxVotes = Object.fromEntries(Object.entries(counts.grayBoxVotes).map(([k, v]) => [k, { hardVote: frac(v.hardVote), memberMean: frac(v.memberMean) }]));
+  const grayBoxVotes = Object.fromEntries(Object.entries(counts.grayBoxVotes).map(([k, v]) => [k, { hardVote: frac(v.map((e) => e.hardVote)), memberMean: frac(v.map((e) => e.memberMean)) }]));
   return {
     attack: options.attack, attackOptions, norm: threat.norm, epsilons, samples: n, modes, attackLabels,
     clean: {

@@ -68,8 +68,10 @@ describe('Ensemble', () => {
       const probs = noGrad(() => members.map((m) => m.forward(x).softmax(1)));
       const mean = (probs[0] as Tensor).add(probs[1] as Tensor).add(probs[2] as Tensor).div(3);
       assert.ok(noGrad(() => ensemble.forward(x).softmax(1)).allclose(mean, 1e-5, 1e-6));
-      const votes = ensemble.memberPredictions(x).toNumbers();
-      const hard = ensemble.predictHard(x).toNumbers();
+      const vote = ensemble.vote(x);
+      const votes = vote.members.toNumbers();
+      const hard = vote.hard.toNumbers();
+      assert.deepEqual(vote.soft.toNumbers(), noGrad(() => ensemble.forward(x).argmax(1)).toNumbers());
       for (let i = 0; i < 5; i++) {
         const counts = new Map<number, number>();
         for (let k = 0; k < 3; k++) counts.set(votes[k * 5 + i] as number, (counts.get(votes[k * 5 + i] as number) ?? 0) + 1);
