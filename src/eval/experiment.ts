@@ -350,10 +350,9 @@ async function saveLegacyEvaluations(out: string): Promise<void> {
 /**
  * Finished evaluations of earlier runs into `out` that match `keys` (evaluation id -> evaluationKey):
  * the per-evaluation files `out/evaluations/ID.json` that every run writes as it goes (so a crashed
- * run loses at most the evaluation it was in; an old results.json is moved into them first).
+ * run loses at most the evaluation it was in; runExperiment first moves an old results.json into them).
  */
 async function earlierEvaluations(out: string, keys: ReadonlyMap<string, string>): Promise<Map<string, EvaluationRecord & { from: string }>> {
-  await saveLegacyEvaluations(out);
   const found = new Map<string, EvaluationRecord & { from: string }>();
   for (const [id, key] of keys) {
     const file = join(out, 'evaluations', `${id}.json`);
@@ -525,7 +524,7 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
   const folders = new Map([...dirs].map(([id, dir]) => [id, basename(dir)]));
   const selected = experiment.evaluations.filter((spec) => !options.only || options.only.includes(spec.id));
   const evaluationKeys = new Map(selected.map((spec) => [spec.id, evaluationKey(spec, folders, experiment)]));
-  if (options.reevaluate || options.retrain) await saveLegacyEvaluations(options.out); // kept for the evaluations this run does not redo
+  await saveLegacyEvaluations(options.out);
   const earlier = options.reevaluate || options.retrain ? new Map() : await earlierEvaluations(options.out, evaluationKeys);
   const evaluations: ExperimentResults['evaluations'] = {};
   for (const spec of selected) {
