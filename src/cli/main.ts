@@ -26,6 +26,30 @@ function version(root: string): string {
   }
 }
 
+/** Column at which help text wraps. */
+const HELP_WIDTH = 100;
+
+/**
+ * Splits `text` into lines of at most `width` characters at spaces (a word longer than `width` gets a
+ * line of its own); paragraphs separated by newlines stay separate.
+ */
+export function wrapText(text: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (const word of paragraph.split(' ').filter((w) => w.length > 0)) {
+      if (line.length > 0 && line.length + 1 + word.length > width) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = line.length > 0 ? `${line} ${word}` : word;
+      }
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
 function optionLines(options: Record<string, OptionSpec>): string[] {
   const rows = Object.entries(options).map(([name, spec]) => {
     const left = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.type === 'string' ? ` ${spec.valueName ?? 'VALUE'}` : ''}`;
@@ -33,13 +57,18 @@ function optionLines(options: Record<string, OptionSpec>): string[] {
     return [left, `${spec.description}${def}`] as const;
   });
   const width = Math.max(...rows.map(([l]) => l.length), 10) + 2;
-  return rows.map(([l, r]) => `  ${l.padEnd(width)}${r}`);
+  const indent = ' '.repeat(2 + width);
+  const textWidth = Math.max(HELP_WIDTH - indent.length, 30);
+  return rows.flatMap(([l, r]) => {
+    const [first = '', ...rest] = wrapText(r, textWidth);
+    return [`  ${l.padEnd(width)}${first}`, ...rest.map((line) => `${indent}${line}`)];
+  });
 }
 
-/** The help text of one command. */
+/** The help text of one command, wrapped at HELP_WIDTH columns (the usage line and examples are kept whole). */
 export function commandHelp(command: Command): string {
-  const lines = [`Usage: bastion ${command.usage}`, '', command.summary];
-  if (command.description) lines.push('', command.description);
+  const lines = [`Usage: bastion ${command.usage}`, '', ...wrapText(command.summary, HELP_WIDTH)];
+  if (command.description) lines.push('', ...wrapText(command.description, HELP_WIDTH));
   lines.push('', 'Options:', ...optionLines(command.options), ...optionLines(GLOBAL_OPTIONS));
   if (command.examples && command.examples.length > 0) lines.push('', 'Examples:', ...command.examples.map((e) => `  ${e}`));
   return lines.join('\n');
