@@ -22,13 +22,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { manualSeed, rand, randint, scope, setNumThreads, tensor, torchVersion, type Tensor } from '../src/tensor/index.js';
+import { manualSeed, rand, randint, scope, setNumThreads, torchVersion, type Tensor } from '../src/tensor/index.js';
 import { packageRoot } from '../src/tensor/native.js';
 import { createClassifier, loadClassifier, modelConfig, type Classifier } from '../src/models/index.js';
-import { loadDataset } from '../src/data/index.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 import { FGSM, PGD, type Attack } from '../src/attacks/index.js';
-import { benchThreads, compare, formatResults, median, PythonWorker, type BastionCase, type Comparison } from './lib/harness.js';
+import { benchThreads, compare, firstMnistTestImages, formatResults, median, PythonWorker, type BastionCase, type Comparison } from './lib/harness.js';
 
 const BATCH = 256;
 const EPSILONS = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0];
@@ -44,13 +43,7 @@ async function setupData(modelDir: string): Promise<Setup> {
   if (existsSync(join(modelDir, 'model.json'))) {
     try {
       const { model } = await loadClassifier(modelDir);
-      const data = await loadDataset('mnist', { split: 'test' });
-      const { x, y } = scope(() => {
-        const index = tensor(Int32Array.from({ length: BATCH }, (_, i) => i), { dtype: 'int64' });
-        const mem = data.memory() as { images: Tensor; labels: Tensor };
-        return { x: mem.images.indexSelect(0, index).float().div_(255).keep(), y: mem.labels.indexSelect(0, index).keep() };
-      });
-      data.dispose();
+      const { x, y } = await firstMnistTestImages(BATCH);
       // The PyTorch side has no input normalisation layer: only a checkpoint without one is shared as is.
       if (model.normalization === null) return { model, x, y, source: `${modelDir} on the first ${BATCH} MNIST test images` };
       return { model: withoutNormalization(model), x, y, source: `${modelDir} (normalisation folded into conv1) on the first ${BATCH} MNIST test images` };

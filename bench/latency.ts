@@ -16,26 +16,26 @@
  * secondary line. Before timing, both sides must give the same logits on the same images (max abs
  * difference printed; the run fails above 1e-3). Target: >= 1.0x the default-layout PyTorch rate.
  *
- * Weights: the trained checkpoints of the paper-002 experiment (the newest runs/cache/models/
- * vgg-mnist-* and cae-mnist-*, or --classifier / --purifier DIR); without them, freshly initialised
- * models of the same architecture (said in the output; latency does not depend on the weights).
+ * Weights: the trained checkpoints of the paper-002 experiment (the cache folders of its models
+ * 'vgg-mnist' and 'cae-mnist', as `bastion reproduce` keys them, or --classifier / --purifier DIR);
+ * without them, freshly initialised models of the same architecture (said in the output; latency
+ * does not depend on the weights).
  *
  * Run: npx tsc -p . && node dist/bench/latency.js [--rounds N] [--classifier DIR] [--purifier DIR] [--json FILE]
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { manualSeed, noGrad, rand, scope, setNumThreads, tensor, torchVersion, type Tensor } from '../src/tensor/index.js';
+import { manualSeed, noGrad, rand, scope, setNumThreads, torchVersion, type Tensor } from '../src/tensor/index.js';
 import { packageRoot } from '../src/tensor/native.js';
 import {
   CAE, configOf, createClassifier, createPurifier, loadClassifier, loadPurifier, modelConfig, VGG16, type Classifier, type Purifier,
 } from '../src/models/index.js';
 import { DefendedClassifier } from '../src/defenses/defended.js';
-import { loadDataset } from '../src/data/index.js';
-import { modelCacheDir } from '../src/eval/experiment.js';
+import { loadExperiment, modelCacheDir, modelKeys } from '../src/eval/experiment.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
-import { benchThreads, compare, PythonWorker, type BastionCase, type Comparison, type ComparisonResult } from './lib/harness.js';
+import { benchThreads, compare, firstMnistTestImages, PythonWorker, type BastionCase, type Comparison, type ComparisonResult } from './lib/harness.js';
 
 const BATCH = 256;
 const MNIST = { channels: 1, height: 28, width: 28, numClasses: 10 };
@@ -53,14 +53,14 @@ interface Models {
   source: string;
 }
 
-/** The newest finished checkpoint `<id>-<hash>` of the experiment's model cache, if any. */
-function newestCheckpoint(id: string): string | null {
-  const root = modelCacheDir();
-  if (!existsSync(root)) return null;
-  const pattern = new RegExp(`^${id}-[0-9a-f]+$`);
-  const dirs = readdirSync(root).filter((name) => pattern.test(name) && existsSync(join(root, name, 'model.json'))).map((name) => join(root, name));
-  dirs.sort((a, b) => statSync(join(b, 'model.json')).mtimeMs - statSync(join(a, 'model.json')).mtimeMs);
-  return dirs[0] ?? null;
+/**
+ * The cache folder of model `id` of experiments/paper002-tables1-3.json (the same key
+ * `bastion reproduce` trains it under), or null when it has not been trained yet.
+ */
+async function experimentCheckpoint(id: string): Promise<string | null> {
+  const experiment = await loadExperiment('paper002-tables1-3');
+  const dir = join(modelCacheDir(), `${id}-${modelKeys(experiment).get(id) as string}`);
+  return existsSync(join(dir, 'model.json')) ? dir : null;
 }
 
 /** Throws unless `classifier` and `purifier` have the architecture options of the paper-002 experiment. */
@@ -78,8 +78,8 @@ function checkSpec(classifier: Classifier, purifier: Purifier): void {
 }
 
 async function setupModels(classifierDir: string | undefined, purifierDir: string | undefined): Promise<Models> {
-  const vggDir = classifierDir ?? newestCheckpoint('vgg-mnist');
-  const caeDir = purifierDir ?? newestCheckpoint('cae-mnist');
+  const vggDir = classifierDir ?? (await experimentCheckpoint('vgg-mnist'));
+  const caeDir = purifierDir ?? (await experimentCheckpoint('cae-mnist'));
   if (vggDir && caeDir) {
     try {
       const { model: classifier } = await loadClassifier(vggDir);
@@ -104,12 +104,8 @@ async function setupModels(classifierDir: string | undefined, purifierDir: strin
 /** The first 256 MNIST test images when the data set is available, else uniform noise. */
 async function images(): Promise<{ x: Tensor; source: string }> {
   try {
-    const data = await loadDataset('mnist', { split: 'test' });
-    const x = scope(() => {
-      const index = tensor(Int32Array.from({ length: BATCH }, (_, i) => i), { dtype: 'int64' });
-      return (data.memory() as { images: Tensor }).images.indexSelect(0, index).float().div_(255).keep();
-    });
-    data.dispose();
+    const { x, y } = await firstMnistTestImages(BATCH);
+    y.dispose();
     return { x, source: `the first ${BATCH} MNIST test images` };
   } catch {
     manualSeed(1);

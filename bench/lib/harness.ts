@@ -11,6 +11,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
 import { median } from '../../src/eval/stats.js';
+import { loadDataset } from '../../src/data/index.js';
+import { scope, tensor, type Tensor } from '../../src/tensor/index.js';
 
 export { median };
 
@@ -159,4 +161,18 @@ export function formatResults(results: readonly ComparisonResult[]): string {
 export function benchThreads(): number {
   const env = Number(process.env['BASTION_THREADS']);
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+
+/** The first `n` MNIST test images in [0, 1] and their labels (kept: dispose them); throws when MNIST is not found. */
+export async function firstMnistTestImages(n: number): Promise<{ x: Tensor; y: Tensor }> {
+  const data = await loadDataset('mnist', { split: 'test' });
+  try {
+    return scope(() => {
+      const index = tensor(Int32Array.from({ length: n }, (_, i) => i), { dtype: 'int64' });
+      const mem = data.memory() as { images: Tensor; labels: Tensor };
+      return { x: mem.images.indexSelect(0, index).float().div_(255).keep(), y: mem.labels.indexSelect(0, index).keep() };
+    });
+  } finally {
+    data.dispose();
+  }
 }

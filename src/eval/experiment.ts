@@ -318,6 +318,17 @@ export function evaluationKey(spec: EvaluationSpec, modelFolders: ReadonlyMap<st
   return sha(canonical({ spec, models: used })).slice(0, 16);
 }
 
+/** Where a run into `out` keeps the finished evaluation `id`. */
+function evaluationFile(out: string, id: string): string {
+  return join(out, 'evaluations', `${id}.json`);
+}
+
+/** Saves one finished evaluation as `out/evaluations/ID.json` (atomically). */
+async function saveEvaluation(out: string, id: string, record: EvaluationRecord): Promise<void> {
+  await mkdir(join(out, 'evaluations'), { recursive: true });
+  await writeFileAtomic(evaluationFile(out, id), `${JSON.stringify(record)}\n`);
+}
+
 /**
  * Moves the evaluations of a results.json written before per-evaluation files existed into
  * `out/evaluations/ID.json` (with their key, matched by spec and model folders), unless a file is
@@ -336,14 +347,11 @@ async function saveLegacyEvaluations(out: string): Promise<void> {
   const folders = new Map(Object.entries(earlier.models ?? {}).map(([id, m]) => [id, basename(m.dir)]));
   for (const spec of earlier.experiment?.evaluations ?? []) {
     const record = earlier.evaluations?.[spec.id];
-    const file = join(out, 'evaluations', `${spec.id}.json`);
-    if (!record || existsSync(file)) continue;
+    if (!record || existsSync(evaluationFile(out, spec.id))) continue;
     const key = record.key ?? evaluationKey(spec, folders, earlier.experiment);
     const { reused, ...rest } = record;
     const finishedAt = reused?.finishedAt ?? record.finishedAt ?? earlier.provenance?.createdAt;
-    const saved: EvaluationRecord = { ...rest, key, ...(finishedAt ? { finishedAt } : {}) };
-    await mkdir(join(out, 'evaluations'), { recursive: true });
-    await writeFileAtomic(file, `${JSON.stringify(saved)}\n`);
+    await saveEvaluation(out, spec.id, { ...rest, key, ...(finishedAt ? { finishedAt } : {}) });
   }
 }
 
@@ -355,7 +363,7 @@ async function saveLegacyEvaluations(out: string): Promise<void> {
 async function earlierEvaluations(out: string, keys: ReadonlyMap<string, string>): Promise<Map<string, EvaluationRecord & { from: string }>> {
   const found = new Map<string, EvaluationRecord & { from: string }>();
   for (const [id, key] of keys) {
-    const file = join(out, 'evaluations', `${id}.json`);
+    const file = evaluationFile(out, id);
     if (!existsSync(file)) continue;
     try {
       const record = JSON.parse(await readFile(file, 'utf8')) as EvaluationRecord;
@@ -541,8 +549,7 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
     const result = await runEvaluation(spec, dirs, progress, options.out);
     const record: EvaluationRecord = { type: spec.type, seconds: (performance.now() - t0) / 1000, result, key, finishedAt: new Date().toISOString() };
     evaluations[spec.id] = record;
-    await mkdir(join(options.out, 'evaluations'), { recursive: true });
-    await writeFileAtomic(join(options.out, 'evaluations', `${spec.id}.json`), `${JSON.stringify(record)}\n`);
+    await saveEvaluation(options.out, spec.id, record);
   }
   const results: ExperimentResults = {
     format: 'bastion-experiment-results', version: 1, experiment, configHash: sha(canonical(experiment)).slice(0, 16),
