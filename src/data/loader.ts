@@ -80,15 +80,19 @@ export class DataLoader implements BatchSource {
     return Int32Array.from({ length: n }, (_, i) => i);
   }
 
-  /** The batches of one epoch (see the module comment for how long each stays valid). */
-  async *batches(epoch: number): AsyncGenerator<Batch> {
+  /**
+   * The batches of one epoch from batch `start` on (default 0; a resumed epoch skips the batches
+   * already trained on without assembling them). See the module comment for how long each stays valid.
+   */
+  async *batches(epoch: number, start = 0): AsyncGenerator<Batch> {
     const order = this.order(epoch);
     const count = this.batchCount;
+    if (!Number.isInteger(start) || start < 0 || start > count) throw new RangeError(`DataLoader: start batch must be an integer in [0, ${count}], got ${start}`);
     const slice = (b: number): Int32Array => order.subarray(b * this.batchSize, Math.min(order.length, (b + 1) * this.batchSize));
     const view = this.dataset.memory();
     const readPixels = this.dataset.readPixels?.bind(this.dataset);
     const pending: Promise<Uint8Array>[] = [];
-    let requested = 0;
+    let requested = start;
     const requestAhead = (): void => {
       if (view !== null || readPixels === undefined) return;
       while (requested < count && pending.length <= this.prefetch) {
@@ -100,7 +104,7 @@ export class DataLoader implements BatchSource {
     let previous: Batch | null = null;
     try {
       requestAhead();
-      for (let b = 0; b < count; b++) {
+      for (let b = start; b < count; b++) {
         releaseBatch(previous);
         previous = null;
         const indices = slice(b);

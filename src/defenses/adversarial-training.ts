@@ -170,7 +170,7 @@ export function adversarialTraining(options: AdversarialTrainingOptions): Advers
   const epsWarmupEpochs = check(options.epsWarmupEpochs ?? 0, 'eps warm-up epochs');
   const loop = { epoch: -1, batch: 0, batches: 0 };
   const observe = (event: FitEvent): void => {
-    if (event.type === 'epoch-start') Object.assign(loop, { epoch: event.epoch, batch: 0 });
+    if (event.type === 'epoch-start') Object.assign(loop, { epoch: event.epoch, batch: event.startBatch, batches: event.batches });
     else if (event.type === 'batch') Object.assign(loop, { batch: event.batch + 1, batches: event.batches });
   };
   /** The budget of the current training batch (the full eps outside training and after the warm-up). */

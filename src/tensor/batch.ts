@@ -17,14 +17,19 @@ export interface Batch {
 
 /**
  * A source of batches, epoch by epoch. `batches(epoch)` must be deterministic for a given
- * epoch (shuffling seeded by seed and epoch), so that an interrupted training run can resume at
- * an epoch boundary and reproduce the uninterrupted run exactly. A yielded batch stays valid
- * until the next one is requested; the source then disposes it (keep() or clone() to hold on).
+ * epoch (shuffling seeded by seed and epoch), so that an interrupted training run can resume
+ * (at an epoch boundary or from a mid-epoch checkpoint) and reproduce the uninterrupted run
+ * exactly. A yielded batch stays valid until the next one is requested; the source then disposes
+ * it (keep() or clone() to hold on).
  */
 export interface BatchSource {
   /** Batches per epoch. */
   readonly batchCount: number;
   /** Samples per epoch. */
   readonly sampleCount: number;
-  batches(epoch: number): AsyncIterable<Batch>;
+  /**
+   * The batches of `epoch`, from batch `start` on (default 0): the same batches the full epoch
+   * yields at those positions, without assembling the ones before.
+   */
+  batches(epoch: number, start?: number): AsyncIterable<Batch>;
 }

@@ -6,12 +6,14 @@
  * Memory: every batch step runs inside `scope()`, so nothing waits for the garbage collector
  * (DESIGN.md); the number of live tensors stays flat across epochs.
  *
- * Checkpoints (with `checkpointDir`): after every epoch, `<checkpointDir>/last` is replaced
- * atomically by the model, its description and the training state (optimizer, schedule, libtorch
- * RNG, counters, history); with `saveBest`, `<checkpointDir>/best` holds the best model so far.
- * A crash loses at most the epoch in progress. `resume: true` continues after the last complete
- * epoch and reproduces the uninterrupted run exactly, given the same seed and a BatchSource whose
- * `batches(epoch)` is deterministic.
+ * Checkpoints (with `checkpointDir`): after every epoch, and within an epoch whenever
+ * `checkpointEverySeconds` (default 600) have passed since the last save, `<checkpointDir>/last` is
+ * replaced atomically by the model, its description and the training state (optimizer, schedule,
+ * libtorch RNG, counters, history, and for a mid-epoch save the batches done and the epoch's
+ * running metric sums); with `saveBest`, `<checkpointDir>/best` holds the best model so far.
+ * A crash loses at most `checkpointEverySeconds` of work. `resume: true` continues after the last
+ * saved batch (asking the BatchSource to start the epoch there) and reproduces the uninterrupted
+ * run exactly, given the same seed and a BatchSource whose `batches(epoch)` is deterministic.
  */
 import { join } from 'node:path';
 import { checkpointExists, readTrainState, saveCheckpoint, loadCheckpointInto, type CheckpointDescription } from '../io/checkpoint.js';
@@ -57,11 +59,13 @@ export interface BestRecord {
 /** Events for front ends (the web dashboard, logs); the terminal gets a Progress bar as well. */
 export type FitEvent =
   | { type: 'start'; epochs: number; startEpoch: number; resumed: boolean }
-  | { type: 'epoch-start'; epoch: number; epochs: number; lr: number }
+  /** `startBatch` > 0 when a resumed run continues an epoch from a mid-epoch checkpoint; `batches` per epoch. */
+  | { type: 'epoch-start'; epoch: number; epochs: number; lr: number; startBatch: number; batches: number }
   | { type: 'batch'; epoch: number; batch: number; batches: number; loss: number; lr: number }
   | { type: 'skipped-batch'; epoch: number; batch: number; loss: number; skipped: number }
   | { type: 'metrics'; epoch: number; metrics: EpochMetrics }
-  | { type: 'checkpoint'; epoch: number; kind: 'last' | 'best'; dir: string }
+  /** `batchesDone` is set for a mid-epoch save of `last` (batches of `epoch` finished). */
+  | { type: 'checkpoint'; epoch: number; kind: 'last' | 'best'; dir: string; batchesDone?: number }
   | { type: 'early-stop'; epoch: number; metric: string; best: number; bestEpoch: number; patience: number }
   | { type: 'epoch-end'; epoch: number; metrics: EpochMetrics }
   | { type: 'end'; result: FitResult };
@@ -97,6 +101,12 @@ export interface FitOptions {
   maxNonFiniteBatches?: number;
   /** Where `last/` and `best/` checkpoints go; without it nothing is saved and resume is impossible. */
   checkpointDir?: string;
+  /**
+   * Also save `last/` within an epoch once this many seconds have passed since the previous save
+   * (default 600; 0 saves after every batch; Infinity only at epoch ends). Bounds the work a crash
+   * or a killed session loses when epochs are long (adversarial training, big data sets).
+   */
+  checkpointEverySeconds?: number;
   /** Written to model.json (default architecture: the model's class name, config {}). */
   modelInfo?: Omit<CheckpointDescription, 'history' | 'seed'>;
   /** Continue from `<checkpointDir>/last` when it exists (otherwise start fresh). */
@@ -140,8 +150,29 @@ interface FitTrainState {
   optimizer: OptimizerStateMeta;
   scheduler: SchedulerState | null;
   history: EpochMetrics[];
+  /** Progress inside epoch `epochsCompleted` at a mid-epoch save; absent at epoch boundaries. */
+  partial?: PartialEpoch;
 }
 
+/** The state of an unfinished epoch, enough to finish it exactly as the uninterrupted run would. */
+interface PartialEpoch {
+  batchesDone: number;
+  /** Samples in those batches (for the progress line). */
+  samplesDone: number;
+  /** The learning rate the epoch started with (recorded in its metrics). */
+  lr: number;
+  /** Seconds of training spent on the epoch before the save. */
+  seconds: number;
+  /** Non-finite batches skipped in the epoch so far. */
+  skippedBatches: number;
+  running: RunningMeansState;
+}
+
+/** The loop's own part of {@link FitTrainState} (optimizer and schedule state come from their objects). */
+type LoopState = Omit<FitTrainState, 'optimizer' | 'scheduler'>;
+
+/** Default of {@link FitOptions.checkpointEverySeconds}. */
+const DEFAULT_CHECKPOINT_EVERY_SECONDS = 600;
 const RNG_KEY = 'rng.torch';
 const OPTIMIZER_PREFIX = 'optimizer.';
 /** Longest stretch (ms) of batches run without yielding to the event loop. */
@@ -158,6 +189,8 @@ function checkOptions(options: FitOptions): void {
   if (!Number.isInteger(options.seed) || options.seed < 0) throw new RangeError(`fit: seed must be a non-negative integer, got ${options.seed}`);
   if (options.resume && options.checkpointDir === undefined) throw new TypeError('fit: resume needs checkpointDir (where the last checkpoint is)');
   if (options.saveBest && options.checkpointDir === undefined) throw new TypeError('fit: saveBest needs checkpointDir');
+  const every = options.checkpointEverySeconds;
+  if (every !== undefined && !(every >= 0)) throw new RangeError(`fit: checkpointEverySeconds must be >= 0 (Infinity: only at epoch ends), got ${every}`);
   const es = options.earlyStopping;
   if (es !== undefined && (!Number.isInteger(es.patience) || es.patience < 1)) throw new RangeError(`fit: earlyStopping.patience must be a positive integer, got ${es.patience}`);
   for (const [what, m] of [['earlyStopping', es], ['saveBest', options.saveBest]] as const) {
@@ -177,10 +210,26 @@ function normaliseLoss(result: LossResult): { loss: Tensor; output: Tensor | und
   return result instanceof Tensor ? { loss: result, output: undefined } : { loss: result.loss, output: result.output };
 }
 
+/** What {@link RunningMeans} saves in a mid-epoch checkpoint. */
+interface RunningMeansState {
+  sums: Record<string, number>;
+  count: number;
+}
+
 /** Sums of per-batch values weighted by batch size. */
 class RunningMeans {
   readonly #sums = new Map<string, number>();
   #count = 0;
+
+  constructor(saved?: RunningMeansState) {
+    if (saved === undefined) return;
+    for (const [k, v] of Object.entries(saved.sums)) this.#sums.set(k, v);
+    this.#count = saved.count;
+  }
+
+  state(): RunningMeansState {
+    return { sums: Object.fromEntries(this.#sums), count: this.#count };
+  }
 
   add(values: Record<string, number>, n: number): void {
     for (const [k, v] of Object.entries(values)) this.#sums.set(k, (this.#sums.get(k) ?? 0) + v * n);
@@ -219,7 +268,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const label = options.label === undefined ? '' : `${options.label} `;
   const monitor = options.saveBest ?? options.earlyStopping;
 
-  let state: Omit<FitTrainState, 'optimizer' | 'scheduler'> = {
+  let state: LoopState = {
     epochsCompleted: 0,
     step: 0,
     seed,
@@ -250,18 +299,26 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let epochsRun = 0;
   let skippedBatches = 0;
   let lastYield = performance.now();
+  const saveEveryMs = (options.checkpointEverySeconds ?? DEFAULT_CHECKPOINT_EVERY_SECONDS) * 1000;
+  let lastSave = performance.now();
   for (let epoch = state.epochsCompleted; epoch < epochs; epoch++) {
-    const epochStart = performance.now();
-    const lr = optimizer.lr;
-    emit({ type: 'epoch-start', epoch, epochs, lr });
+    const partial = state.partial;
+    state.partial = undefined;
+    const startBatch = partial?.batchesDone ?? 0;
+    const epochStart = performance.now() - (partial?.seconds ?? 0) * 1000;
+    const lr = partial?.lr ?? optimizer.lr;
+    emit({ type: 'epoch-start', epoch, epochs, lr, startBatch, batches: train.batchCount });
     model.train();
-    const progress = options.progress === false ? null : new Progress(`${label}epoch ${epoch + 1}/${epochs}`, train.sampleCount, 'img');
-    const running = new RunningMeans();
-    let batchIndex = 0;
+    const running = new RunningMeans(partial?.running);
+    let samplesDone = partial?.samplesDone ?? 0;
+    const progress = options.progress === false ? null : new Progress(`${label}epoch ${epoch + 1}/${epochs}`, train.sampleCount, 'img', samplesDone);
+    let batchIndex = startBatch;
     const skippedBefore = skippedBatches;
-    for await (const batch of train.batches(epoch)) {
+    skippedBatches += partial?.skippedBatches ?? 0;
+    for await (const batch of train.batches(epoch, startBatch)) {
       options.signal?.throwIfAborted();
       const n = batchSize(batch);
+      samplesDone += n;
       const values = scope(() => {
         optimizer.zeroGrad();
         const { loss, output } = normaliseLoss(lossFn(model, batch));
@@ -294,12 +351,21 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       }
       emit({ type: 'batch', epoch, batch: batchIndex, batches: train.batchCount, loss: values['loss'] as number, lr: optimizer.lr });
       batchIndex++;
+      if (lastDir !== undefined && batchIndex < train.batchCount && performance.now() - lastSave >= saveEveryMs) {
+        const saved: PartialEpoch = {
+          batchesDone: batchIndex, samplesDone, lr, seconds: (performance.now() - epochStart) / 1000,
+          skippedBatches: skippedBatches - skippedBefore, running: running.state(),
+        };
+        await saveLast(lastDir, options, { ...state, partial: saved });
+        lastSave = performance.now();
+        emit({ type: 'checkpoint', epoch, kind: 'last', dir: lastDir, batchesDone: batchIndex });
+      }
       if (performance.now() - lastYield > YIELD_EVERY_MS) {
         await new Promise<void>((r) => setImmediate(r));
         lastYield = performance.now();
       }
     }
-    if (batchIndex === 0) throw new BastionError(`fit: the training source yielded no batches in epoch ${epoch + 1}`, { hint: 'check the data set and batch size' });
+    if (batchIndex === startBatch) throw new BastionError(`fit: the training source yielded no batches in epoch ${epoch + 1}`, { hint: 'check the data set and batch size' });
     if (scheduler !== undefined && schedulerStep === 'epoch') scheduler.step();
 
     const validation = options.validation === undefined ? {} : await validate(options, epoch, lossFn, metricFns);
@@ -335,6 +401,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     }
     if (lastDir !== undefined) {
       await saveLast(lastDir, options, state);
+      lastSave = performance.now();
       emit({ type: 'checkpoint', epoch, kind: 'last', dir: lastDir });
     }
     emit({ type: 'epoch-end', epoch, metrics: entry });
@@ -382,7 +449,7 @@ function describe(options: FitOptions, history: EpochMetrics[]): CheckpointDescr
   return { ...info, history, seed: options.seed };
 }
 
-async function saveLast(dir: string, options: FitOptions, state: Omit<FitTrainState, 'optimizer' | 'scheduler'>): Promise<void> {
+async function saveLast(dir: string, options: FitOptions, state: LoopState): Promise<void> {
   const optimizerState = options.optimizer.stateDict();
   const rng = getRngState();
   try {
@@ -402,7 +469,7 @@ async function saveLast(dir: string, options: FitOptions, state: Omit<FitTrainSt
 }
 
 /** Restores model, optimizer, schedule and RNG from `<checkpointDir>/last`; returns the loop state. */
-async function restore(dir: string, options: FitOptions): Promise<Omit<FitTrainState, 'optimizer' | 'scheduler'>> {
+async function restore(dir: string, options: FitOptions): Promise<LoopState> {
   const saved = await readTrainState(dir);
   if (saved === null) {
     throw new BastionError(`cannot resume from ${dir}: it holds a model but no training state`, { hint: 'start without resume, or point checkpointDir at a training run' });
@@ -411,6 +478,9 @@ async function restore(dir: string, options: FitOptions): Promise<Omit<FitTrainS
     const meta = saved.meta as unknown as FitTrainState;
     if (!Number.isInteger(meta.epochsCompleted) || !Array.isArray(meta.history) || typeof meta.optimizer !== 'object') {
       throw new BastionError(`cannot resume from ${dir}: train-state.json lacks epochsCompleted, history or optimizer`);
+    }
+    if (meta.partial !== undefined && !(Number.isInteger(meta.partial.batchesDone) && meta.partial.batchesDone > 0 && typeof meta.partial.running?.count === 'number')) {
+      throw new BastionError(`cannot resume from ${dir}: train-state.json has a malformed mid-epoch record (partial)`, { hint: 'delete the checkpoint and start over without resume' });
     }
     if (meta.seed !== options.seed) {
       throw new BastionError(`cannot resume from ${dir}: that run used seed ${meta.seed} but fit was given seed ${options.seed}`, {

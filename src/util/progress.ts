@@ -79,14 +79,18 @@ export class Progress {
   readonly #total: number | undefined;
   readonly #unit: string;
   readonly #start = performance.now();
-  #done = 0;
+  #done: number;
+  readonly #initial: number;
   #metrics: Record<string, number> = {};
   #lastDraw = 0;
   #lastPlain: number;
   #ended = false;
 
-  constructor(task: string, total?: number, unit = 'it') {
+  /** `initial`: units already done before this start (e.g. a resumed epoch); they count towards the total, not the rate. */
+  constructor(task: string, total?: number, unit = 'it', initial = 0) {
     this.#task = task;
+    this.#done = initial;
+    this.#initial = initial;
     this.#total = total;
     this.#unit = unit;
     this.#lastPlain = this.#start;
@@ -132,7 +136,7 @@ export class Progress {
 
   #event(kind: ProgressEvent['kind'], message?: string): ProgressEvent {
     const elapsed = (performance.now() - this.#start) / 1000;
-    const rate = elapsed > 0 ? this.#done / elapsed : 0;
+    const rate = elapsed > 0 ? (this.#done - this.#initial) / elapsed : 0;
     const eta = this.#total !== undefined && rate > 0 ? (this.#total - this.#done) / rate : undefined;
     return {
       kind, task: this.#task, done: this.#done, total: this.#total, unit: this.#unit, rate, elapsed, eta,

@@ -117,16 +117,19 @@ describe('adversarial training losses', () => {
     const epsOf = (): number => at.metrics['eps']!(x, { x, y });
     scope(() => {
       assert.throws(() => at.loss(net.train(), { x, y }), /eps warm-up needs the training loop's events/);
-      at.observe({ type: 'epoch-start', epoch: 0, epochs: 5, lr: 1e-3 });
+      at.observe({ type: 'epoch-start', epoch: 0, epochs: 5, lr: 1e-3, startBatch: 0, batches: 4 });
       at.loss(net.train(), { x, y });
       assertClose(epsOf(), 0, 1e-12, 'first batch');
       at.observe({ type: 'batch', epoch: 0, batch: 0, batches: 4, loss: 1, lr: 1e-3 });
       at.loss(net.train(), { x, y });
       assertClose(epsOf(), 0.3 * (0.25 / 2), 1e-12, 'second batch of four');
-      at.observe({ type: 'epoch-start', epoch: 1, epochs: 5, lr: 1e-3 }); // e.g. after a resume
+      at.observe({ type: 'epoch-start', epoch: 1, epochs: 5, lr: 1e-3, startBatch: 0, batches: 4 }); // e.g. after a resume
       at.loss(net.train(), { x, y });
       assertClose(epsOf(), 0.15, 1e-12, 'start of epoch 2');
-      at.observe({ type: 'epoch-start', epoch: 3, epochs: 5, lr: 1e-3 });
+      at.observe({ type: 'epoch-start', epoch: 1, epochs: 5, lr: 1e-3, startBatch: 2, batches: 4 }); // resumed mid-epoch
+      at.loss(net.train(), { x, y });
+      assertClose(epsOf(), 0.3 * (1.5 / 2), 1e-12, 'third batch of epoch 2, resumed from a mid-epoch checkpoint');
+      at.observe({ type: 'epoch-start', epoch: 3, epochs: 5, lr: 1e-3, startBatch: 0, batches: 4 });
       at.loss(net.train(), { x, y });
       assertClose(epsOf(), 0.3, 1e-12, 'after the warm-up');
       at.loss(net.eval(), { x, y });

@@ -2,7 +2,7 @@
  * Child process of test/train/resume.test.ts: trains TinyCNN on the synthetic data set the test
  * wrote, with per-epoch checkpoints, printing fit events as JSON lines on stdout.
  *
- *   node resume-child.js <config.json>   config: { data, checkpointDir, epochs, seed, resume, delayMs }
+ *   node resume-child.js <config.json>   config: { data, checkpointDir, epochs, seed, resume, delayMs, checkpointEverySeconds? }
  *
  * Without an argument it does nothing (node --test loads every file under test/).
  */
@@ -15,6 +15,7 @@ interface ChildConfig {
   seed: number;
   resume: boolean;
   delayMs: number;
+  checkpointEverySeconds?: number;
 }
 
 async function main(configPath: string): Promise<void> {
@@ -34,8 +35,9 @@ async function main(configPath: string): Promise<void> {
   const result = await fit({
     model, optimizer, scheduler, train, epochs: config.epochs, seed: config.seed, checkpointDir: config.checkpointDir,
     resume: config.resume, progress: false,
+    ...(config.checkpointEverySeconds === undefined ? {} : { checkpointEverySeconds: config.checkpointEverySeconds }),
     onEvent: (event) => {
-      if (event.type === 'batch' || event.type === 'checkpoint') process.stdout.write(`${JSON.stringify(event)}\n`);
+      if (event.type === 'batch' || event.type === 'checkpoint' || event.type === 'epoch-start') process.stdout.write(`${JSON.stringify(event)}\n`);
     },
   });
   process.stdout.write(`${JSON.stringify({ type: 'done', epochsRun: result.epochsRun, history: result.history })}\n`);

@@ -1,7 +1,7 @@
 /**
  * Crash safety: a training process killed with SIGKILL in the middle of an epoch resumes from its
- * last per-epoch checkpoint and ends with weights and optimizer state bit-identical to an
- * uninterrupted run with the same seed.
+ * last checkpoint (the per-epoch one, or a mid-epoch one) and ends with weights, optimizer state
+ * and per-epoch losses bit-identical to an uninterrupted run with the same seed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ interface ChildRun {
 }
 
 /** Runs the child trainer; `killWhen` sees each event and returns true to SIGKILL the child at once. */
-async function runChild(dir: string, name: string, settings: { resume: boolean; delayMs: number }, killWhen?: (event: Record<string, unknown>) => boolean): Promise<ChildRun> {
+async function runChild(dir: string, name: string, settings: { resume: boolean; delayMs: number; checkpointEverySeconds?: number }, killWhen?: (event: Record<string, unknown>) => boolean): Promise<ChildRun> {
   const config = join(dir, `${name}.json`);
   await writeFile(config, JSON.stringify({ data: join(dir, 'data.safetensors'), checkpointDir: join(dir, name), epochs: EPOCHS, seed: 11, ...settings }));
   const child = spawn(process.execPath, [CHILD, config], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -56,14 +56,34 @@ async function finalState(checkpointDir: string): Promise<Map<string, Tensor>> {
   return all;
 }
 
+/** Asserts that the victim's final checkpoint and loss history equal the reference run's. */
+async function assertSameAsReference(dir: string, reference: ChildRun, resumed: ChildRun): Promise<void> {
+  const referenceDone = reference.events.find((e) => e['type'] === 'done')!;
+  const done = resumed.events.find((e) => e['type'] === 'done')!;
+  const losses = (run: Record<string, unknown>): number[] => (run['history'] as { loss: number }[]).map((h) => h.loss);
+  assert.deepEqual(losses(done), losses(referenceDone), 'identical per-epoch losses');
+  const expected = await finalState(join(dir, 'reference'));
+  const actual = await finalState(join(dir, 'victim'));
+  try {
+    assert.deepEqual([...actual.keys()], [...expected.keys()]);
+    for (const [name, t] of expected) assert.ok(t.equal(actual.get(name)!), `${name} differs from the uninterrupted run`);
+  } finally {
+    for (const t of [...expected.values(), ...actual.values()]) t.dispose();
+  }
+}
+
+async function writeData(dir: string): Promise<void> {
+  manualSeed(5);
+  const { x, y } = syntheticImages(48);
+  await writeSafetensors(join(dir, 'data.safetensors'), { x, y });
+  x.dispose();
+  y.dispose();
+}
+
 test('a run killed mid-epoch resumes to weights bit-identical to an uninterrupted run', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'bastion-resume-'));
   try {
-    manualSeed(5);
-    const { x, y } = syntheticImages(48);
-    await writeSafetensors(join(dir, 'data.safetensors'), { x, y });
-    x.dispose();
-    y.dispose();
+    await writeData(dir);
 
     // The uninterrupted reference runs while the victim is trained and killed.
     const [reference, killed] = await Promise.all([
@@ -83,18 +103,37 @@ test('a run killed mid-epoch resumes to weights bit-identical to an uninterrupte
     assert.equal(resumed.code, 0, resumed.stderr);
     const done = resumed.events.find((e) => e['type'] === 'done')!;
     assert.equal(done['epochsRun'], EPOCHS - completed);
-    const referenceDone = reference.events.find((e) => e['type'] === 'done')!;
-    const losses = (run: Record<string, unknown>): number[] => (run['history'] as { loss: number }[]).map((h) => h.loss);
-    assert.deepEqual(losses(done), losses(referenceDone), 'identical per-epoch losses');
+    await assertSameAsReference(dir, reference, resumed);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
 
-    const expected = await finalState(join(dir, 'reference'));
-    const actual = await finalState(join(dir, 'victim'));
-    try {
-      assert.deepEqual([...actual.keys()], [...expected.keys()]);
-      for (const [name, t] of expected) assert.ok(t.equal(actual.get(name)!), `${name} differs from the uninterrupted run`);
-    } finally {
-      for (const t of [...expected.values(), ...actual.values()]) t.dispose();
-    }
+test('a run killed after a mid-epoch checkpoint continues that epoch from the saved batch, bit-identically', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bastion-resume-mid-'));
+  try {
+    await writeData(dir);
+    // checkpointEverySeconds 0: the victim saves after every batch; it is killed once batch 3 of epoch 2 is saved.
+    const [reference, killed] = await Promise.all([
+      runChild(dir, 'reference', { resume: false, delayMs: 0 }),
+      runChild(dir, 'victim', { resume: false, delayMs: 40, checkpointEverySeconds: 0 }, (e) => e['type'] === 'checkpoint' && e['epoch'] === 1 && e['batchesDone'] === 3),
+    ]);
+    assert.equal(reference.code, 0, reference.stderr);
+    assert.equal(killed.signal, 'SIGKILL', `the victim was not killed (exit ${killed.code}): ${killed.stderr}`);
+    const interrupted = await readTrainState(join(dir, 'victim', 'last'));
+    const meta = interrupted!.meta;
+    interrupted!.tensors.forEach((t) => t.dispose());
+    assert.equal(meta['epochsCompleted'], 1);
+    const batchesDone = (meta['partial'] as { batchesDone: number } | undefined)?.batchesDone;
+    assert.ok(batchesDone !== undefined && batchesDone >= 3 && batchesDone < 6, `a mid-epoch record of epoch 2 was saved (${JSON.stringify(meta['partial'])})`);
+
+    const resumed = await runChild(dir, 'victim', { resume: true, delayMs: 0, checkpointEverySeconds: 0 });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const start = resumed.events.find((e) => e['type'] === 'epoch-start')!;
+    assert.deepEqual([start['epoch'], start['startBatch']], [1, batchesDone], 'the resumed run starts inside epoch 2');
+    const firstBatch = resumed.events.find((e) => e['type'] === 'batch')!;
+    assert.equal(firstBatch['batch'], batchesDone, 'no batch of epoch 2 is trained twice');
+    await assertSameAsReference(dir, reference, resumed);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

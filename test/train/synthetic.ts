@@ -41,13 +41,13 @@ export class TensorBatches implements BatchSource {
     this.batchCount = Math.ceil(this.sampleCount / batchSize);
   }
 
-  async *batches(epoch: number): AsyncGenerator<Batch> {
+  async *batches(epoch: number, startBatch = 0): AsyncGenerator<Batch> {
     const order = this.options.shuffle === false
       ? Int32Array.from({ length: this.sampleCount }, (_, i) => i)
       : new Random(this.seed * 1_000_003 + epoch).permutation(this.sampleCount);
     let current: Batch | null = null;
     try {
-      for (let start = 0; start < this.sampleCount; start += this.batchSize) {
+      for (let start = startBatch * this.batchSize; start < this.sampleCount; start += this.batchSize) {
         if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
         const indices = order.subarray(start, start + this.batchSize);
         current = scope(() => {

@@ -31,7 +31,7 @@ export const trainPurifierCommand: Command = {
     limit: { type: 'string', valueName: 'N', description: 'train on the first N images only' },
     'data-dir': { type: 'string', valueName: 'DIR', description: 'where to look for data sets first' },
     seed: { type: 'string', valueName: 'N', description: 'random seed (default 0)' },
-    resume: { type: 'boolean', description: 'continue an interrupted run from OUT.work/' },
+    resume: { type: 'boolean', description: 'continue an interrupted run from OUT.work/ (saved every epoch and every 10 min)' },
   },
   examples: [
     'bastion train-purifier --model dae --data mnist --mode gaussian --noise-factor 0.2 --out runs/models/dae-mnist-0.2',

@@ -11,7 +11,7 @@ export const trainCommand: Command = {
   description:
     'Trains with the recipe for the architecture and data set (Adam + one-cycle for the small CNNs, SGD for VGG/ResNet; ' +
     'random crops, flips for non-digit data; 5,000 validation images choose the best epoch), then reports the accuracy ' +
-    'on the test split and saves the model to --out. Interrupted runs continue with --resume (state in OUT.work/). ' +
+    'on the test split and saves the model to --out. Interrupted runs continue with --resume (state in OUT.work/, saved after every epoch and every 10 minutes within one). ' +
     'With --defense, every batch is attacked on the fly by PGD (model in eval mode) and the model trains on Madry\'s, ' +
     'ALP\'s or TRADES\' loss; --aad adds paper 004\'s attention rectification and preservation losses. --recipe paper004 ' +
     'applies paper 004\'s schedule for the data set (LeNet: Adam 1e-3, batch 100, 5 epochs, no validation split; ' +
@@ -30,7 +30,7 @@ export const trainCommand: Command = {
     grayscale: { type: 'boolean', description: 'image folders: load as one channel' },
     'data-dir': { type: 'string', valueName: 'DIR', description: 'where to look for data sets first' },
     seed: { type: 'string', valueName: 'N', description: 'random seed (default 0)' },
-    resume: { type: 'boolean', description: 'continue an interrupted run from OUT.work/' },
+    resume: { type: 'boolean', description: 'continue an interrupted run from OUT.work/ (saved every epoch and every 10 min)' },
     recipe: { type: 'string', valueName: 'NAME', description: 'default, or paper004 (paper 004 sec. 5.1 schedule and training attack)' },
     defense: { type: 'string', valueName: 'NAME', description: 'adversarial training: madry, alp or trades' },
     eps: { type: 'string', valueName: 'X', description: 'training attack budget (L-inf, pixels in [0,1]; 8/255 accepted)' },
