@@ -119,6 +119,37 @@ describe('DataLoader', () => {
     assert.notDeepEqual(await run(6, 0), a);
     ds.dispose();
   });
+
+  it('starts an epoch at a given batch with exactly the batches (order, pixels, transforms) of the full epoch', async () => {
+    const ds = tinySet(20, 1, 6, 6);
+    const onDemand: Dataset = {
+      name: 'on-demand', length: 20, classNames: ds.classNames, imageShape: [1, 6, 6],
+      label: (i) => ds.label(i),
+      get: (i) => ds.get(i),
+      memory: () => null,
+      readPixels: async (indices) => {
+        const all = ds.images.toArray() as Uint8Array;
+        const out = new Uint8Array(indices.length * 36);
+        indices.forEach((index, k) => out.set(all.subarray(index * 36, (index + 1) * 36), k * 36));
+        return out;
+      },
+      dispose: () => undefined,
+    };
+    for (const set of [ds, onDemand]) {
+      const loader = new DataLoader(set, { batchSize: 6, shuffle: true, seed: 3, transforms: [randomCrop(6, { padding: 1 }), gaussianNoise(0.1)] });
+      const collect = async (start?: number): Promise<[number[], number[]][]> => {
+        const out: [number[], number[]][] = [];
+        for await (const { x, indices } of loader.batches(2, start)) out.push([[...(indices ?? [])], [...x.toFloat32Array()]]);
+        return out;
+      };
+      const full = await collect();
+      assert.equal(full.length, 4);
+      assert.deepEqual(await collect(2), full.slice(2), `${set.name}: batches 3 and 4`);
+      assert.deepEqual(await collect(4), [], `${set.name}: starting at the end yields nothing`);
+      await assert.rejects(collect(5), /start batch must be an integer in \[0, 4\]/);
+    }
+    ds.dispose();
+  });
 });
 
 describe('transforms', () => {
