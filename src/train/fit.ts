@@ -301,6 +301,12 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let lastYield = performance.now();
   const saveEveryMs = (options.checkpointEverySeconds ?? DEFAULT_CHECKPOINT_EVERY_SECONDS) * 1000;
   let lastSave = performance.now();
+  /** Replaces `last/` by the current state (mid-epoch when `partial` is given) and announces it. */
+  const checkpointLast = async (dir: string, epoch: number, partial?: PartialEpoch): Promise<void> => {
+    await saveLast(dir, options, partial === undefined ? state : { ...state, partial });
+    lastSave = performance.now();
+    emit({ type: 'checkpoint', epoch, kind: 'last', dir, ...(partial === undefined ? {} : { batchesDone: partial.batchesDone }) });
+  };
   for (let epoch = state.epochsCompleted; epoch < epochs; epoch++) {
     const partial = state.partial;
     state.partial = undefined;
@@ -352,13 +358,10 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       emit({ type: 'batch', epoch, batch: batchIndex, batches: train.batchCount, loss: values['loss'] as number, lr: optimizer.lr });
       batchIndex++;
       if (lastDir !== undefined && batchIndex < train.batchCount && performance.now() - lastSave >= saveEveryMs) {
-        const saved: PartialEpoch = {
+        await checkpointLast(lastDir, epoch, {
           batchesDone: batchIndex, samplesDone, lr, seconds: (performance.now() - epochStart) / 1000,
           skippedBatches: skippedBatches - skippedBefore, running: running.state(),
-        };
-        await saveLast(lastDir, options, { ...state, partial: saved });
-        lastSave = performance.now();
-        emit({ type: 'checkpoint', epoch, kind: 'last', dir: lastDir, batchesDone: batchIndex });
+        });
       }
       if (performance.now() - lastYield > YIELD_EVERY_MS) {
         await new Promise<void>((r) => setImmediate(r));
@@ -399,11 +402,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       await saveCheckpoint(bestDir, model, describe(options, state.history));
       emit({ type: 'checkpoint', epoch, kind: 'best', dir: bestDir });
     }
-    if (lastDir !== undefined) {
-      await saveLast(lastDir, options, state);
-      lastSave = performance.now();
-      emit({ type: 'checkpoint', epoch, kind: 'last', dir: lastDir });
-    }
+    if (lastDir !== undefined) await checkpointLast(lastDir, epoch);
     emit({ type: 'epoch-end', epoch, metrics: entry });
     if (state.stoppedEarly && es !== null) {
       emit({ type: 'early-stop', epoch, metric: es.metric, best: es.best as number, bestEpoch: es.bestEpoch, patience: options.earlyStopping?.patience ?? 0 });

@@ -14,8 +14,8 @@ export const reproduceCommand: Command = {
     'runs/cache/models (or $BASTION_CACHE_DIR/models), so a second run only evaluates. Each finished evaluation is ' +
     'saved at once (--out/evaluations/ID.json), and a later run into the same --out reuses the results of the same ' +
     'evaluation of the same models (marked "reused" with their date), so an interrupted run resumes where it stopped ' +
-    '(a model in training continues from its last checkpoint, saved every epoch and every 10 minutes) and --only runs add up to the whole experiment. Writes results.json (with ' +
-    'provenance), tables.md and one CSV per table to --out (default runs/reproduce/NAME); render the HTML report with ' +
+    '(a model in training continues from its last checkpoint, saved every epoch and every 10 minutes) and --only ' +
+    'runs add up to the whole experiment. Writes results.json (with provenance), tables.md and one CSV per table to --out (default runs/reproduce/NAME); render the HTML report with ' +
     '`bastion report DIR`.',
   options: {
     list: { type: 'boolean', description: 'list the experiments with their estimated time on this machine' },
