@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
@@ -58,6 +59,44 @@ Napi::Value MallocStats(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// setAutocast(device, enabled, dtype) -> [previousEnabled, previousDtype]: the thread-local
+// automatic mixed precision switch of one device type ('cpu' or 'cuda'), as torch.autocast's
+// __enter__ sets it. Ops on the autocast lists then run in `dtype` (convolutions, linear layers,
+// matmuls) or float32 (losses, softmax, norms); parameters stay float32.
+Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
+  const std::string device = ToString(info[0], "setAutocast device");
+  const bool enabled = ToBool(info[1], "setAutocast enabled");
+  const at::ScalarType dtype = ToDType(info[2], "setAutocast dtype");
+  auto previous = Napi::Array::New(info.Env(), 2);
+  if (device == "cpu") {
+    previous.Set(0u, Napi::Boolean::New(info.Env(), at::autocast::is_cpu_enabled()));
+    previous.Set(1u, Napi::String::New(info.Env(), DTypeName(at::autocast::get_autocast_cpu_dtype())));
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  } else if (device == "cuda") {
+    previous.Set(0u, Napi::Boolean::New(info.Env(), at::autocast::is_enabled()));
+    previous.Set(1u, Napi::String::New(info.Env(), DTypeName(at::autocast::get_autocast_gpu_dtype())));
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    ThrowType(info.Env(), "setAutocast: device must be 'cpu' or 'cuda', got '" + device + "'");
+  }
+  return previous;
+}
+// autocastNesting(delta) -> the nesting depth after adding delta (+1 on entering a region, -1 on
+// leaving); leaving the outermost region drops the cache of float32 -> dtype weight casts.
+Napi::Value AutocastNesting(const Napi::CallbackInfo& info) {
+  const int64_t delta = ToInt(info[0], "autocastNesting delta");
+  int depth = 0;
+  if (delta > 0) {
+    depth = at::autocast::increment_nesting();
+  } else {
+    depth = at::autocast::decrement_nesting();
+    if (depth == 0) at::autocast::clear_cache();
+  }
+  return Napi::Number::New(info.Env(), depth);
+}
+
 Napi::Value LiveHandleCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(LiveHandles()));
 }
@@ -76,6 +115,8 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   BASTION_EXPORT(exports, "setDeterministic", SetDeterministic);
   BASTION_EXPORT(exports, "mallocStats", MallocStats);
   BASTION_EXPORT(exports, "liveHandles", LiveHandleCount);
+  BASTION_EXPORT(exports, "setAutocast", SetAutocast);
+  BASTION_EXPORT(exports, "autocastNesting", AutocastNesting);
 }
 
 }  // namespace bastion

@@ -14,5 +14,6 @@ export {
   setNumThreads, getNumThreads, manualSeed, getRngState, setRngState, torchVersion, cudaAvailable,
   cudaDeviceCount, engineInfo, setDeterministic, engineMemory, emptyCache, type EngineMemory,
 } from './runtime.js';
+export { autocast, fullPrecision, autocastState, type AutocastDType, type AutocastDevice } from './autocast.js';
 export { TensorOpError } from './native.js';
 export type { Batch, BatchSource } from './batch.js';

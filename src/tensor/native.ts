@@ -228,6 +228,8 @@ export interface NativeAddon {
   setDeterministic(flag: boolean): void;
   cpuMemoryStats(): { caching: boolean; inUse?: number; cached?: number; peakInUse?: number; limit?: number };
   emptyCache(): void;
+  setAutocast(device: string, enabled: boolean, dtype: string): [boolean, 'float32' | 'float64' | 'float16' | 'bfloat16'];
+  autocastNesting(delta: number): number;
   liveHandles(): number;
   mallocStats(): { inUse: number; freeHeld: number; mmapped: number; arena: number } | null;
 }
