@@ -26,6 +26,14 @@
  * else the highest-loss one (src/attacks BestExamples), which is at least as strong as Madry's
  * last iterate.
  *
+ * With `attackPrecision: 'bfloat16'` the training attack runs under bfloat16 autocast
+ * (src/tensor/autocast.ts): its convolutions and linear layers compute in bfloat16, its iterates,
+ * projections and the examples it returns stay float32, and the training loss on those examples
+ * is computed in float32 as before. On a CPU with AVX512-BF16 that makes PGD 1.8x faster in the
+ * LeNet of paper 004 (bench/attacks), and the attack is 97% of a Madry training step. The
+ * gradient sign it steps along is that of a slightly perturbed network, which is at most a
+ * change of training-time attack, never of evaluation: every evaluation attack runs in float32.
+ *
  * With `epsWarmupEpochs`, the budget grows linearly from 0 to eps over the first epochs. On MNIST
  * at eps 0.3, PGD training from scratch with paper 004's short schedule (5 epochs) otherwise sits
  * at chance accuracy for hundreds of steps (Madry et al. train 100,000 steps and can afford it).
@@ -36,7 +44,7 @@
  * `clean_accuracy` where the clean logits are computed anyway (ALP, TRADES, AAD), `attack_ms` the
  * wall time of the attack per batch, and `l_r`, `l_p` with AAD.
  */
-import { cat, enableGrad, noGrad, scope, type Tensor } from '../tensor/index.js';
+import { autocast, cat, enableGrad, noGrad, scope, type AutocastDType, type Tensor } from '../tensor/index.js';
 import { crossEntropy, klDiv, multilabelSoftMarginLoss, mseLoss } from '../nn/functional.js';
 import type { Module } from '../nn/index.js';
 import type { FitEvent, Metric, LossFunction } from '../train/index.js';
@@ -86,7 +94,15 @@ export interface AdversarialTrainingOptions {
    * loop's onEvent, which also makes the ramp exact after a resume.
    */
   epsWarmupEpochs?: number;
+  /** Precision of the training attack's forward and backward passes (default float32; see the module comment). */
+  attackPrecision?: AttackPrecision;
 }
+
+/** Precisions the training attack can run in: full, or bfloat16 autocast. */
+export type AttackPrecision = 'float32' | AutocastDType;
+
+/** Every attack precision, for the CLI and experiment files. */
+export const ATTACK_PRECISIONS: readonly AttackPrecision[] = ['float32', 'bfloat16', 'float16'];
 
 /** The defense settings with defaults filled in, as recorded in model.json `training`. */
 export interface AdversarialTrainingInfo {
@@ -97,6 +113,7 @@ export interface AdversarialTrainingInfo {
   trades?: { beta: number };
   aad: ResolvedAAD | null;
   epsWarmupEpochs: number;
+  attackPrecision: AttackPrecision;
 }
 
 /** A ready-to-use adversarial-training loss with its metrics and description. */
@@ -168,6 +185,10 @@ export function adversarialTraining(options: AdversarialTrainingOptions): Advers
   if (alp.adversarialWeight > 1) throw new BastionError(`ALP adversarial weight must be in [0, 1], got ${alp.adversarialWeight}`, { exitCode: 2 });
   const trades = { beta: check(options.tradesBeta ?? 6, 'TRADES beta') };
   const epsWarmupEpochs = check(options.epsWarmupEpochs ?? 0, 'eps warm-up epochs');
+  const attackPrecision = options.attackPrecision ?? 'float32';
+  if (!ATTACK_PRECISIONS.includes(attackPrecision)) {
+    throw new BastionError(`adversarial training: unknown attack precision '${String(attackPrecision)}'`, { hint: `choose one of ${ATTACK_PRECISIONS.join(', ')}`, exitCode: 2 });
+  }
   const loop = { epoch: -1, batch: 0, batches: 0 };
   const observe = (event: FitEvent): void => {
     if (event.type === 'epoch-start') Object.assign(loop, { epoch: event.epoch, batch: event.startBatch, batches: event.batches });
@@ -196,7 +217,8 @@ export function adversarialTraining(options: AdversarialTrainingOptions): Advers
     model.eval();
     let xAdv: Tensor;
     try {
-      const result = attack.run(model, batch.x, y, { ...threat, epsilons: [last.eps] });
+      const run = () => attack.run(model, batch.x, y, { ...threat, epsilons: [last.eps] });
+      const result = attackPrecision === 'float32' ? run() : autocast(attackPrecision, run, batch.x.device === 'cpu' ? 'cpu' : 'cuda');
       try {
         xAdv = (result.perEpsilon[0] as { adversarial: Tensor }).adversarial.clone();
       } finally {
@@ -258,6 +280,7 @@ export function adversarialTraining(options: AdversarialTrainingOptions): Advers
     ...(method === 'trades' ? { trades } : {}),
     aad,
     epsWarmupEpochs,
+    attackPrecision,
   };
   return { loss, metrics, info, attack, observe };
 }

@@ -110,6 +110,36 @@ describe('adversarial training losses', () => {
     net.dispose();
   });
 
+  it('runs the training attack (only) in bfloat16 with attackPrecision, and trains on float32 examples', () => {
+    const net = trainedNet(7);
+    const logitTypes: string[] = [];
+    const forward = net.forward.bind(net);
+    net.forward = (input: Tensor) => {
+      const out = forward(input);
+      logitTypes.push(out.dtype);
+      return out;
+    };
+    const { x, y } = syntheticData(64, 9);
+    scope(() => {
+      const full = lossOf(adversarialTraining({ method: 'madry', ...options }), net, x, y).loss.item();
+      assert.deepEqual([...new Set(logitTypes)], ['float32'], 'float32 attack');
+      logitTypes.length = 0;
+      const at = adversarialTraining({ method: 'madry', ...options, attackPrecision: 'bfloat16' });
+      assert.equal(at.info.attackPrecision, 'bfloat16');
+      const { loss, output } = lossOf(at, net, x, y);
+      assert.equal(logitTypes.at(-1), 'float32', 'the training loss in float32');
+      assert.ok(logitTypes.length > 1 && logitTypes.slice(0, -1).every((t) => t === 'bfloat16'), `attack passes in bfloat16: ${logitTypes.join(',')}`);
+      assert.equal(output.dtype, 'float32');
+      assert.equal(loss.dtype, 'float32');
+      // The bfloat16 attack finds examples about as strong as the float32 one (same start: randomStart false).
+      assertClose(loss.item(), full, 0.05 * full, 'adversarial loss, bfloat16 vs float32 attack');
+      assert.ok(loss.item() > crossEntropy(forward(x), y).item() + 0.05, 'still an attack');
+    });
+    assert.throws(() => adversarialTraining({ method: 'madry', eps: 0.1, attackPrecision: 'int8' as never }), /unknown attack precision 'int8'/);
+    for (const t of [x, y]) t.dispose();
+    net.dispose();
+  });
+
   it('ramps eps up over the warm-up epochs, following the training loop\'s events', () => {
     const net = trainedNet(6);
     const { x, y } = syntheticData(8, 3);
