@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { manualSeed, noGrad, scope, tensor } from '../tensor/index.js';
 import { crossEntropy } from '../nn/functional.js';
 import type { Module } from '../nn/index.js';
-import { Adam, OneCycleLR, SGD, CosineAnnealingLR, type LRScheduler, type Optimizer } from '../optim/index.js';
+import { Adam, OneCycleLR, SGD, CosineAnnealingLR, MultiStepLR, type LRScheduler, type Optimizer } from '../optim/index.js';
 import { fit, type EpochMetrics, type FitEvent, type LossFunction, type Metric } from '../train/index.js';
 import {
   DataLoader, firstN, horizontalFlip, loadDataset, locateDataset, randomCrop, trainValSplit, type BatchTransform, type Dataset, type LoadDatasetOptions,
@@ -27,7 +27,11 @@ export interface ClassifierRecipe {
   /** Peak learning rate. */
   lr: number;
   weightDecay: number;
-  schedule: 'onecycle' | 'cosine' | 'constant';
+  schedule: 'onecycle' | 'cosine' | 'constant' | 'multistep';
+  /** 'multistep': the epochs after which the learning rate is multiplied by `lrGamma` (e.g. [4]: the fifth epoch runs at a tenth). */
+  lrMilestones?: number[];
+  /** 'multistep': the factor at each milestone (default 0.1). */
+  lrGamma?: number;
   /** Random-crop padding in pixels (0 = none). */
   cropPadding: number;
   /** Random horizontal flips (not for digits). */
@@ -157,6 +161,13 @@ function makeOptimizer(model: Classifier, recipe: ClassifierRecipe): Optimizer {
 function makeScheduler(optimizer: Optimizer, recipe: ClassifierRecipe, stepsPerEpoch: number): LRScheduler | undefined {
   if (recipe.schedule === 'onecycle') return new OneCycleLR(optimizer, { maxLr: recipe.lr, totalSteps: recipe.epochs * stepsPerEpoch });
   if (recipe.schedule === 'cosine') return new CosineAnnealingLR(optimizer, { tMax: recipe.epochs });
+  if (recipe.schedule === 'multistep') {
+    const milestones = recipe.lrMilestones ?? [];
+    if (milestones.length === 0 || milestones.some((m) => !Number.isInteger(m) || m < 1 || m >= recipe.epochs)) {
+      throw new BastionError(`recipe: schedule 'multistep' needs lrMilestones, epochs between 1 and ${recipe.epochs - 1}, got ${JSON.stringify(recipe.lrMilestones)}`, { hint: 'e.g. "lrMilestones": [4] for a 5-epoch run whose last epoch runs at a tenth of the rate', exitCode: 2 });
+    }
+    return new MultiStepLR(optimizer, { milestones, gamma: recipe.lrGamma ?? 0.1 });
+  }
   return undefined;
 }
 
