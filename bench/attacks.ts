@@ -6,6 +6,9 @@
  *    success masks) on paper 000's simple CNN: Bastion's PGD against the same algorithm in PyTorch
  *    (bench/py/attacks.py), default NCHW layout as a PyTorch user writes it, and channels-last.
  *    Target: >= 1.1x the default-layout PyTorch rate.
+ *    The same PGD-40 under bfloat16 autocast on both sides (torch.autocast('cpu', bfloat16) in
+ *    PyTorch, `autocast('bfloat16', ...)` in Bastion: what `attackPrecision: 'bfloat16'` runs inside
+ *    adversarial training), against PyTorch's bfloat16 PGD. Target: >= 1.0x.
  * 2. The FGSM sweep over ten epsilons (one gradient) against ten separate FGSM runs (one gradient
  *    each); every run computes success masks. Reported: the Bastion sweep against ten separate Bastion
  *    runs (the algorithmic gain), against ten separate PyTorch runs, and against a PyTorch sweep, for
@@ -22,7 +25,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { manualSeed, rand, randint, scope, setNumThreads, torchVersion, type Tensor } from '../src/tensor/index.js';
+import { autocast, manualSeed, rand, randint, scope, setNumThreads, torchVersion, type Tensor } from '../src/tensor/index.js';
 import { packageRoot } from '../src/tensor/native.js';
 import { createClassifier, loadClassifier, modelConfig, type Classifier } from '../src/models/index.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
@@ -76,19 +79,23 @@ function withoutNormalization(model: Classifier): Classifier {
   return plain.eval();
 }
 
-function attackCase(setup: Setup, make: () => Attack[], epsilons: number[][], successes: number[][]): BastionCase {
+function attackCase(setup: Setup, make: () => Attack[], epsilons: number[][], successes: number[][], precision: 'float32' | 'bfloat16' = 'float32'): BastionCase {
   const attacks = make();
+  const batch = (): void => {
+    const counts: number[] = [];
+    attacks.forEach((attack, i) => {
+      const result = attack.run(setup.model, setup.x, setup.y, { norm: 'linf', epsilons: epsilons[i] as number[] });
+      scope(() => result.perEpsilon.forEach((e) => counts.push(e.success.sum().item())));
+      result.dispose();
+    });
+    successes.push(counts);
+  };
   return {
     setup() {},
     run(units) {
       for (let b = 0; b < Math.max(1, Math.floor(units / BATCH)); b++) {
-        const counts: number[] = [];
-        attacks.forEach((attack, i) => {
-          const result = attack.run(setup.model, setup.x, setup.y, { norm: 'linf', epsilons: epsilons[i] as number[] });
-          scope(() => result.perEpsilon.forEach((e) => counts.push(e.success.sum().item())));
-          result.dispose();
-        });
-        successes.push(counts);
+        if (precision === 'bfloat16') autocast('bfloat16', batch);
+        else batch();
       }
     },
   };
@@ -131,6 +138,12 @@ async function main(): Promise<void> {
     bastion: attackCase(setup, () => [new PGD({ steps: 40, stepSize: 0.01, earlyStop: false, carryOver: false, seed: 1 })], [[0.3]], pgdSuccess),
     python: [{ name: 'pgd40-default', label: 'PyTorch (default layout)' }, { name: 'pgd40-channels-last', label: 'PyTorch (channels-last)' }],
   };
+  const pgdBf16Success: number[][] = [];
+  const pgdBf16: Comparison = {
+    name: `PGD-40 as above, bfloat16 autocast on both sides`, unit: 'img', units: BATCH, warmup: BATCH, target: 1.0,
+    bastion: attackCase(setup, () => [new PGD({ steps: 40, stepSize: 0.01, earlyStop: false, carryOver: false, seed: 1 })], [[0.3]], pgdBf16Success, 'bfloat16'),
+    python: [{ name: 'pgd40-bf16-default', label: 'PyTorch bf16 (default layout)' }, { name: 'pgd40-bf16-channels-last', label: 'PyTorch bf16 (channels-last)' }],
+  };
   const sweepSuccess: number[][] = [];
   const sweepIndependent = attackCase(setup, () => [new FGSM({ carryOver: false })], [EPSILONS], sweepSuccess);
   const sweepCarry = attackCase(setup, () => [new FGSM()], [EPSILONS], []);
@@ -144,6 +157,7 @@ async function main(): Promise<void> {
   const units = 4 * BATCH;
   const results = [
     await compare(python?.worker ?? null, pgd, rounds),
+    await compare(python?.worker ?? null, pgdBf16, rounds),
     await compare(python?.worker ?? null, { name: 'FGSM 10-eps sweep, independent eps (1 gradient + 10 passes)', unit: 'img', units, warmup: BATCH, target: 5, bastion: sweepIndependent, python: fgsmPython }, rounds),
     await compare(python?.worker ?? null, { name: 'FGSM 10-eps sweep, carry-over (default)', unit: 'img', units, warmup: BATCH, target: 5, bastion: sweepCarry, python: fgsmPython }, rounds),
   ];
@@ -166,7 +180,7 @@ async function main(): Promise<void> {
     `  independent eps ${Math.round(gainIndependent.a)} vs ${Math.round(gainIndependent.b)} img/s: ${gainIndependent.ratio.toFixed(2)}x`,
     `  carry-over      ${Math.round(gainCarry.a)} vs ${Math.round(gainCarry.b)} img/s: ${gainCarry.ratio.toFixed(2)}x  (target >= 5x: ${gainCarry.ratio >= 5 ? 'met' : 'NOT met'})`,
     ...(agreement ? [agreement] : []),
-    `PGD success count (last batch): Bastion ${pgdSuccess.at(-1)?.[0] ?? '-'} of ${BATCH}`,
+    `PGD success count (last batch): Bastion ${pgdSuccess.at(-1)?.[0] ?? '-'} of ${BATCH} in float32, ${pgdBf16Success.at(-1)?.[0] ?? '-'} in bfloat16`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (values.json) {

@@ -53,10 +53,12 @@ def load(channels_last):
 
 class PGD:
     """PGD-40, L-inf eps 0.3, step 0.01, random start, no early stop, best example kept per
-    sample (successful first, then highest loss), final success mask: Bastion's algorithm."""
+    sample (successful first, then highest loss), final success mask: Bastion's algorithm.
+    With bf16, the whole attack runs under torch.autocast('cpu', dtype=torch.bfloat16)."""
 
-    def __init__(self, channels_last):
+    def __init__(self, channels_last, bf16=False):
         self.model, self.x, self.y = load(channels_last)
+        self.bf16 = bf16
 
     def attack(self, x, y, eps=0.3, alpha=0.01, steps=40):
         lower, upper = (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
@@ -88,7 +90,8 @@ class PGD:
 
     def run(self, units):
         for _ in range(max(1, units // BATCH)):
-            _, success = self.attack(self.x, self.y)
+            with torch.autocast('cpu', dtype=torch.bfloat16, enabled=self.bf16):
+                _, success = self.attack(self.x, self.y)
         return {'success': int(success.sum())}
 
 
@@ -133,6 +136,8 @@ def register(factories):
     factories.update({
         'pgd40-default': lambda: PGD(False),
         'pgd40-channels-last': lambda: PGD(True),
+        'pgd40-bf16-default': lambda: PGD(False, bf16=True),
+        'pgd40-bf16-channels-last': lambda: PGD(True, bf16=True),
         'fgsm10-separate-default': lambda: FGSMSeparate(False),
         'fgsm10-separate-channels-last': lambda: FGSMSeparate(True),
         'fgsm10-sweep-default': lambda: FGSMSweep(False),
