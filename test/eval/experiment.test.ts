@@ -50,9 +50,11 @@ describe('experiment configs', () => {
         assert.equal(m.architecture, settings.architecture, `${e.name}/${m.id}`);
         assert.deepEqual(m.recipe, settings.recipe, `${e.name}/${m.id}: recipe`);
         if (m.defense) {
-          const { eps, steps, stepSize, epsWarmupEpochs } = settings.trainingAttack;
+          const { eps, steps, stepSize, epsWarmupEpochs, attackPrecision } = settings.trainingAttack;
           const d = m.defense;
-          assert.deepEqual({ eps: d.eps, steps: d.steps, stepSize: d.stepSize, epsWarmupEpochs: d.epsWarmupEpochs ?? 0 }, { eps, steps, stepSize, epsWarmupEpochs }, `${e.name}/${m.id}: training attack`);
+          assert.deepEqual(
+            { eps: d.eps, steps: d.steps, stepSize: d.stepSize, epsWarmupEpochs: d.epsWarmupEpochs ?? 0, attackPrecision: d.attackPrecision ?? 'float32' },
+            { eps, steps, stepSize, epsWarmupEpochs, attackPrecision }, `${e.name}/${m.id}: training attack`);
         }
       }
       for (const ev of e.evaluations) {
