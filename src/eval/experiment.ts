@@ -51,8 +51,11 @@ export interface ModelSpec {
   recipe?: Record<string, unknown>;
   /** Train on the first N images only (smoke runs). */
   limit?: number;
-  /** Image folders: size and channels. */
-  dataOptions?: { size?: number; channels?: 1 | 3 };
+  /**
+   * Image folders: size and channels. `strictCounts: false` accepts CIFAR-format files with fewer
+   * records than the official batches (the small files tests write).
+   */
+  dataOptions?: { size?: number; channels?: 1 | 3; strictCounts?: boolean };
   /** Purifiers: training mode and the classifier (model id) adversarial examples are crafted on. */
   mode?: PurifierTrainingMode;
   classifier?: string;
@@ -80,13 +83,16 @@ export type EvaluationSpec =
   | { id: string; type: 'latency'; classifier: string; purifiers?: string[]; batchSize?: number }
   /** Paper 004 Table 6: clean, FGSM, PGD-k and CW-k accuracy at one budget (src/eval/aad.ts evaluateTable6). */
   | {
-    id: string; type: 'table6'; model: string; data: string; eps: number; stepSize: number; iterations?: number[]; confidence?: number;
-    limit?: number; seed?: number;
+    id: string; type: 'table6'; model: string; data: string; dataOptions?: ModelSpec['dataOptions']; eps: number; stepSize: number;
+    iterations?: number[]; confidence?: number; limit?: number; seed?: number;
   }
   /** Paper 004 Table 7 analogue: Iter-StepLL and PGD with and without the A3 term (evaluateA3). */
-  | { id: string; type: 'a3'; model: string; data: string; epsilons: number[]; steps?: number; sigma?: number; limit?: number; seed?: number }
+  | {
+    id: string; type: 'a3'; model: string; data: string; dataOptions?: ModelSpec['dataOptions']; epsilons: number[]; steps?: number; sigma?: number;
+    limit?: number; seed?: number;
+  }
   /** Paper 004 Table 3 analogue: IoU of clean and StepLL-adversarial top-k Grad-CAM cells (attentionAnalysis). */
-  | { id: string; type: 'attention'; model: string; data: string; epsilons: number[]; cells?: number[]; limit?: number };
+  | { id: string; type: 'attention'; model: string; data: string; dataOptions?: ModelSpec['dataOptions']; epsilons: number[]; cells?: number[]; limit?: number };
 
 /** Every evaluation type an experiment may use. */
 export const EVALUATION_TYPES = ['attack', 'defense', 'latency', 'table6', 'a3', 'attention'] as const;
@@ -651,7 +657,7 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
     // Paper 004's evaluations of one classifier on the test split.
     const { model } = await loadClassifier(dirOf(spec.model));
     owned.push(model);
-    const data = await loadDataset(spec.data, { split: 'test' });
+    const data = await loadDataset(spec.data, { ...spec.dataOptions, split: 'test' });
     owned.push(data);
     const common = { ...(spec.limit !== undefined ? { limit: spec.limit } : {}), progress };
     if (spec.type === 'table6') {

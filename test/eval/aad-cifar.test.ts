@@ -2,7 +2,9 @@
  * The paper-004 CIFAR-10 path end to end on small files in CIFAR-10's binary format (CIFAR-10 itself
  * is not on the test machines): the data set is found by name in a data folder, ResNet-9 trains
  * with the paper's recipe (shortened) under Madry + AAD with the recipe's training attack, the model
- * records its defense, and Table 6 runs on the test split with the CIFAR-10 evaluation settings.
+ * records its defense, and Table 6 runs on the test split with the CIFAR-10 evaluation settings;
+ * then the experiment file `bastion reproduce paper004-table6-cifar10` runs (schedule shortened)
+ * renders its tables beside the paper's CIFAR-10 rows.
  */
 import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,8 @@ import { trainClassifier } from '../../src/models/train-classifier.js';
 import { adversarialTraining } from '../../src/defenses/adversarial-training.js';
 import { paper004Experiment } from '../../src/eval/aad-config.js';
 import { evaluateTable6 } from '../../src/eval/aad.js';
+import { loadExperiment, runExperiment, type Experiment } from '../../src/eval/experiment.js';
+import { setProgressOutput } from '../../src/util/progress.js';
 import { put, tempDir } from '../data/helpers.js';
 
 setNumThreads(2);
@@ -41,11 +45,16 @@ function records(n: number, seed: number): Uint8Array {
   return encodeCifarBatch(labels, images);
 }
 
-it('trains ResNet-9 with Madry + AAD on CIFAR-format data with the paper-004 recipe and evaluates Table 6', async () => {
+/** Writes a small CIFAR-10 (20 training and 6 test records) under `dir`/cifar10. */
+function writeCifar(): void {
   const root = join(dir, 'cifar10', 'cifar-10-batches-bin');
   for (let k = 1; k <= 5; k++) put(join(root, `data_batch_${k}.bin`), records(4, k));
   put(join(root, 'test_batch.bin'), records(6, 9));
   put(join(root, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n');
+}
+
+it('trains ResNet-9 with Madry + AAD on CIFAR-format data with the paper-004 recipe and evaluates Table 6', async () => {
+  writeCifar();
   const dataOptions = { dataDir: dir, strictCounts: false };
 
   const experiment = paper004Experiment('cifar10');
@@ -81,5 +90,40 @@ it('trains ResNet-9 with Madry + AAD on CIFAR-format data with the paper-004 rec
   } finally {
     model.dispose();
     test.dispose();
+  }
+});
+
+it('runs the experiment paper004-table6-cifar10 (shortened) on CIFAR-format data and tabulates it beside the paper', async () => {
+  writeCifar();
+  const experiment = await loadExperiment('paper004-table6-cifar10');
+  const settings = paper004Experiment('cifar10');
+  assert.deepEqual(experiment.models.map((m) => m.id), ['raw', 'madry', 'madry-aad', 'alp', 'alp-aad']);
+  for (const m of experiment.models) assert.deepEqual(m.recipe, settings.recipe, `${m.id}: the paper's schedule`);
+  // One epoch of batch 10 and a one-step training attack instead of 200 epochs and PGD-7.
+  const strict = { strictCounts: false };
+  const shortened: Experiment = {
+    ...experiment,
+    models: experiment.models.map((m) => ({
+      ...m, recipe: { ...m.recipe, epochs: 1, batchSize: 10 }, dataOptions: strict, ...(m.defense ? { defense: { ...m.defense, steps: 1 } } : {}),
+    })),
+    evaluations: experiment.evaluations.map((ev) => ({ ...ev, dataOptions: strict })),
+  };
+  process.env['BASTION_DATA'] = dir;
+  process.env['BASTION_CACHE_DIR'] = join(dir, 'cache');
+  setProgressOutput(null);
+  try {
+    const results = await runExperiment(shortened, { out: join(dir, 'reproduce'), progress: false, only: ['raw-table6', 'madry-aad-table6'] });
+    assert.deepEqual(Object.keys(results.models).sort(), ['madry-aad', 'raw']);
+    const madry = results.tables.find((t) => t.id === 'table6-madry');
+    const clean = madry?.rows.find((r) => r.label === 'clean')?.values ?? {};
+    assert.equal(clean['Madry + AAD: paper'], 0.8362, 'the paper\'s CIFAR-10 row');
+    const ours = clean['Madry + AAD: ours'];
+    assert.ok(typeof ours === 'number' && ours >= 0 && ours <= 1, `ours: ${ours}`);
+    const raw = results.evaluations['raw-table6']!.result as { samples: number; columns: Record<string, number> };
+    assert.equal(raw.samples, 6);
+    assert.deepEqual(Object.keys(raw.columns), ['clean', 'fgsm', 'pgd10', 'pgd20', 'pgd40', 'pgd100', 'cw10', 'cw20', 'cw40', 'cw100']);
+  } finally {
+    delete process.env['BASTION_DATA'];
+    delete process.env['BASTION_CACHE_DIR'];
   }
 });

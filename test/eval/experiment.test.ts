@@ -40,7 +40,7 @@ describe('experiment configs', () => {
 
   it('trains the paper-004 Table 6 models with the settings of src/eval/aad-config.ts (what `train --recipe paper004` uses)', async () => {
     const experiments = (await listExperiments()).filter((e) => e.name.startsWith('paper004-table6-'));
-    assert.deepEqual(experiments.map((e) => e.name).sort(), ['paper004-table6-fashion-mnist', 'paper004-table6-mnist']);
+    assert.deepEqual(experiments.map((e) => e.name).sort(), ['paper004-table6-cifar10', 'paper004-table6-fashion-mnist', 'paper004-table6-mnist']);
     for (const e of experiments) {
       // Models borrowed from other experiments (e.g. paper 002's VGG for the A3 comparison) keep their own recipe.
       const table6Models = new Set(e.evaluations.flatMap((ev) => (ev.type === 'table6' ? [ev.model] : [])));
