@@ -12,6 +12,7 @@
  * for where Bastion uses it). CUDA builds take 'float16' or 'bfloat16' on device 'cuda'.
  */
 import { native } from './native.js';
+import { isThenable } from './scope.js';
 import type { DType } from './tensor.js';
 
 /** The precisions an autocast region can run in. */
@@ -44,7 +45,7 @@ function withAutocast<T>(enabled: boolean, dtype: AutocastDType, device: Autocas
   native.autocastNesting(1);
   try {
     const result = fn();
-    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    if (isThenable(result)) {
       throw new TypeError('autocast() callbacks must be synchronous (the switch is per call, not per promise)');
     }
     return result;

@@ -3,6 +3,7 @@
  * gradients), and regions with recording switched off or on.
  */
 import { native } from './native.js';
+import { isThenable } from './scope.js';
 import { fromHandle, type Tensor } from './tensor.js';
 
 /** Options of {@link grad}. */
@@ -61,7 +62,7 @@ function withGradMode<T>(enabled: boolean, fn: () => T): T {
   const previous = native.setGradEnabled(enabled);
   try {
     const result = fn();
-    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    if (isThenable(result)) {
       throw new TypeError('noGrad()/enableGrad() callbacks must be synchronous (grad mode is per call, not per promise)');
     }
     return result;

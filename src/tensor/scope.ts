@@ -31,7 +31,8 @@ export function scopeDepth(): number {
   return outer.length;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/** Whether a callback returned a promise (the regions of src/tensor — scopes, grad mode, autocast — must be synchronous). */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
 
