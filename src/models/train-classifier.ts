@@ -161,19 +161,41 @@ function makeOptimizer(model: Classifier, recipe: ClassifierRecipe): Optimizer {
 function makeScheduler(optimizer: Optimizer, recipe: ClassifierRecipe, stepsPerEpoch: number): LRScheduler | undefined {
   if (recipe.schedule === 'onecycle') return new OneCycleLR(optimizer, { maxLr: recipe.lr, totalSteps: recipe.epochs * stepsPerEpoch });
   if (recipe.schedule === 'cosine') return new CosineAnnealingLR(optimizer, { tMax: recipe.epochs });
-  if (recipe.schedule === 'multistep') {
-    const milestones = recipe.lrMilestones ?? [];
-    if (milestones.length === 0 || milestones.some((m) => !Number.isInteger(m) || m < 1 || m >= recipe.epochs)) {
-      throw new BastionError(`recipe: schedule 'multistep' needs lrMilestones, epochs between 1 and ${recipe.epochs - 1}, got ${JSON.stringify(recipe.lrMilestones)}`, { hint: 'e.g. "lrMilestones": [4] for a 5-epoch run whose last epoch runs at a tenth of the rate', exitCode: 2 });
-    }
-    return new MultiStepLR(optimizer, { milestones, gamma: recipe.lrGamma ?? 0.1 });
-  }
+  if (recipe.schedule === 'multistep') return new MultiStepLR(optimizer, { milestones: checkMilestones(recipe), gamma: recipe.lrGamma ?? 0.1 });
   return undefined;
+}
+
+/** A 'multistep' recipe's milestones, checked against its epochs (the error says what fits). */
+function checkMilestones(recipe: Pick<ClassifierRecipe, 'epochs' | 'lrMilestones'>): number[] {
+  const milestones = recipe.lrMilestones ?? [];
+  if (milestones.length === 0 || milestones.some((m) => !Number.isInteger(m) || m < 1 || m >= recipe.epochs)) {
+    throw new BastionError(`recipe: schedule 'multistep' needs lrMilestones, epochs between 1 and ${recipe.epochs - 1}, got ${JSON.stringify(recipe.lrMilestones)}`, {
+      hint: 'e.g. "lrMilestones": [4] for a 5-epoch run whose last epoch runs at a tenth of the rate', exitCode: 2,
+    });
+  }
+  return milestones;
+}
+
+/**
+ * The recipe fields for a run of `epochs` epochs instead of the recipe's own: a 'multistep'
+ * schedule keeps its decays at the same fractions of the run (paper 004's [4] of 5 becomes [66]
+ * of 83), or becomes constant for a single epoch. What `bastion train --epochs` applies.
+ */
+export function recipeForEpochs(recipe: Partial<ClassifierRecipe>, epochs: number): Partial<ClassifierRecipe> {
+  const { lrMilestones: milestones, epochs: before } = recipe;
+  if (recipe.schedule !== 'multistep' || milestones === undefined || before === undefined || before === epochs) return { ...recipe, epochs };
+  if (epochs === 1) {
+    const { lrMilestones: _dropped, ...rest } = recipe;
+    return { ...rest, epochs, schedule: 'constant' };
+  }
+  const scaled = [...new Set(milestones.map((m) => Math.min(epochs - 1, Math.max(1, Math.round((m * epochs) / before)))))];
+  return { ...recipe, epochs, lrMilestones: scaled };
 }
 
 /** Trains a zoo classifier end to end and saves it to `options.out` (see the module comment). */
 export async function trainClassifier(options: TrainClassifierOptions): Promise<TrainClassifierResult> {
   const recipe = { ...defaultRecipe(options.architecture, options.data), ...options.recipe };
+  if (recipe.schedule === 'multistep') checkMilestones(recipe);
   const seed = options.seed ?? 0;
   const dataOptions = options.dataOptions ?? {};
   const base = await loadDataset(options.data, { ...dataOptions, split: 'train' });

@@ -57,7 +57,7 @@ export const trainCommand: Command = {
     'bastion train --model resnet9 --data cifar10 --recipe paper004 --defense alp --aad --out runs/models/resnet9-alp-aad-cifar10',
   ],
   async run({ values, print }) {
-    const { trainClassifier } = await import('../../models/train-classifier.js');
+    const { trainClassifier, recipeForEpochs } = await import('../../models/train-classifier.js');
     const architectureName = requiredString(values, 'model', 'see `bastion models` for the names');
     const data = requiredString(values, 'data');
     const out = requiredString(values, 'out');
@@ -66,11 +66,8 @@ export const trainCommand: Command = {
     if (experiment !== null && experiment.architecture !== architectureName) {
       throw new UsageError(`--recipe paper004 on ${data} is for --model ${experiment.architecture}, not ${architectureName}`);
     }
-    const recipe: Record<string, unknown> = { ...experiment?.recipe };
-    if (values['epochs'] !== undefined) {
-      const epochs = numberOption(values, 'epochs', 0, { min: 1, integer: true });
-      Object.assign(recipe, withEpochs(recipe, epochs));
-    }
+    let recipe: Record<string, unknown> = { ...experiment?.recipe };
+    if (values['epochs'] !== undefined) recipe = recipeForEpochs(recipe, numberOption(values, 'epochs', 0, { min: 1, integer: true })) as Record<string, unknown>;
     if (values['lr'] !== undefined) recipe['lr'] = numberOption(values, 'lr', 0, { min: 0 });
     if (values['batch-size'] !== undefined) recipe['batchSize'] = numberOption(values, 'batch-size', 0, { min: 1, integer: true });
     if (values['val-count'] !== undefined) recipe['valCount'] = numberOption(values, 'val-count', 0, { min: 0, integer: true });
@@ -138,16 +135,3 @@ async function defenseFrom(values: OptionValues, recipeAttack: Paper004Experimen
   });
 }
 
-/**
- * The recipe fields for a run of `epochs` epochs: a 'multistep' schedule keeps its decays at the
- * same fractions of the run (paper 004's [4] of 5 becomes [66] of 83), or becomes constant for a
- * single epoch.
- */
-function withEpochs(recipe: Record<string, unknown>, epochs: number): Record<string, unknown> {
-  const milestones = recipe['lrMilestones'] as number[] | undefined;
-  const before = recipe['epochs'] as number | undefined;
-  if (recipe['schedule'] !== 'multistep' || milestones === undefined || before === undefined || before === epochs) return { epochs };
-  if (epochs === 1) return { epochs, schedule: 'constant', lrMilestones: undefined };
-  const scaled = [...new Set(milestones.map((m) => Math.min(epochs - 1, Math.max(1, Math.round((m * epochs) / before)))))];
-  return { epochs, lrMilestones: scaled };
-}
