@@ -70,7 +70,9 @@ it('trains LeNet with ALP + AAD under the paper-004 recipe and records the defen
   assert.equal(result.defense['defense'], 'alp');
   assert.deepEqual(result.defense['attack'], { name: 'pgd', norm: 'linf', eps: 0.3, steps: 2, stepSize: 0.375, randomStart: true, bounds: [0, 1] });
   assert.deepEqual(result.defense['aad'], { alpha: 0.02, beta: 0.01, layer: null, kappa: 'mean' });
-  assert.deepEqual([result.recipe['lr'], result.recipe['schedule'], result.recipe['valCount'], result.recipe['epochs']], [0.001, 'constant', 0, 2]);
+  // --epochs 2 keeps the recipe's last-fifth learning-rate decay at the same fraction: after epoch 1 of 2.
+  assert.deepEqual([result.recipe['lr'], result.recipe['schedule'], result.recipe['lrMilestones'], result.recipe['valCount'], result.recipe['epochs']], [0.001, 'multistep', [1], 0, 2]);
+  assert.equal(result.defense['attackPrecision'], 'bfloat16', 'the recipe\'s training-attack precision');
   assert.match(r.stderr, /attack_ms [0-9.]+.*l_r -?[0-9.]+.*l_p [0-9.]+/, 'the progress line shows the attack cost and the AAD terms');
   const meta = JSON.parse(readFileSync(join(model, 'model.json'), 'utf8')) as { training: Record<string, unknown> };
   assert.equal(meta.training['recipeName'], 'paper004');
