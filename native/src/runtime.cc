@@ -32,6 +32,17 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
 Napi::Value MkldnnAvailable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::hasMKLDNN());
 }
+// cpuBFloat16Native(): whether this CPU has bfloat16 arithmetic in hardware (AVX512-BF16, which
+// every AMX-BF16 CPU also has). Without it oneDNN emulates bfloat16 convolutions, ~20x slower than
+// float32 on AMD Zen 3 (measured: PGD-40 on paper 004's LeNet, 65 vs 3.1 s per batch of 100).
+Napi::Value CpuBFloat16Native(const Napi::CallbackInfo& info) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return Napi::Boolean::New(info.Env(), __builtin_cpu_supports("avx512bf16") != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
 Napi::Value ParallelInfo(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), at::get_parallel_info());
 }
@@ -110,6 +121,7 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   BASTION_EXPORT(exports, "cudaAvailable", CudaAvailable);
   BASTION_EXPORT(exports, "cudaDeviceCount", CudaDeviceCount);
   BASTION_EXPORT(exports, "mkldnnAvailable", MkldnnAvailable);
+  BASTION_EXPORT(exports, "cpuBFloat16Native", CpuBFloat16Native);
   BASTION_EXPORT(exports, "parallelInfo", ParallelInfo);
   BASTION_EXPORT(exports, "buildConfig", BuildConfig);
   BASTION_EXPORT(exports, "setDeterministic", SetDeterministic);

@@ -12,7 +12,7 @@ export { cat, stack, where, maximum, minimum, matmul } from './ops.js';
 export { grad, gradOrNull, noGrad, enableGrad, isGradEnabled, type GradOptions } from './autograd.js';
 export {
   setNumThreads, getNumThreads, manualSeed, getRngState, setRngState, torchVersion, cudaAvailable,
-  cudaDeviceCount, engineInfo, setDeterministic, engineMemory, emptyCache, type EngineMemory,
+  cudaDeviceCount, engineInfo, cpuHasNativeBFloat16, setDeterministic, engineMemory, emptyCache, type EngineMemory,
 } from './runtime.js';
 export { autocast, fullPrecision, autocastState, type AutocastDType, type AutocastDevice } from './autocast.js';
 export { TensorOpError } from './native.js';

@@ -223,6 +223,7 @@ export interface NativeAddon {
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
   mkldnnAvailable(): boolean;
+  cpuBFloat16Native(): boolean;
   parallelInfo(): string;
   buildConfig(): string;
   setDeterministic(flag: boolean): void;

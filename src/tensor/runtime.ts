@@ -47,13 +47,24 @@ export function cudaDeviceCount(): number {
   return native.cudaDeviceCount();
 }
 
-/** libtorch's description of its build (BLAS, oneDNN, CPU capability) and its thread settings. */
-export function engineInfo(): { torch: string; threads: number; cuda: boolean; mkldnn: boolean; parallel: string; build: string } {
+/**
+ * Whether this CPU computes bfloat16 in hardware (AVX512-BF16: AMD Zen 4/5, Intel Cooper Lake and
+ * Sapphire Rapids on). Elsewhere bfloat16 autocast still works but is emulated and far slower than
+ * float32 (~20x on AMD Zen 3), so 'auto' precisions (src/defenses/adversarial-training.ts) pick
+ * float32 there.
+ */
+export function cpuHasNativeBFloat16(): boolean {
+  return native.cpuBFloat16Native();
+}
+
+/** libtorch's description of its build (BLAS, oneDNN, CPU capability), its thread settings and whether the CPU has bfloat16 arithmetic. */
+export function engineInfo(): { torch: string; threads: number; cuda: boolean; mkldnn: boolean; bfloat16: boolean; parallel: string; build: string } {
   return {
     torch: native.version(),
     threads: native.getNumThreads(),
     cuda: native.cudaAvailable(),
     mkldnn: native.mkldnnAvailable(),
+    bfloat16: native.cpuBFloat16Native(),
     parallel: native.parallelInfo(),
     build: native.buildConfig(),
   };

@@ -1,12 +1,12 @@
 /** Adversarial training (Madry, ALP, TRADES): losses against hand-computed values, modes, robustness gain, no leaks. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { manualSeed, noGrad, scope, setNumThreads, tensorStats, type Tensor } from '../../src/tensor/index.js';
+import { cpuHasNativeBFloat16, manualSeed, noGrad, scope, setNumThreads, tensorStats, type Tensor } from '../../src/tensor/index.js';
 import { crossEntropy, klDiv } from '../../src/nn/functional.js';
 import { Adam } from '../../src/optim/index.js';
 import { fit, type LossFunction } from '../../src/train/index.js';
 import { PGD } from '../../src/attacks/pgd.js';
-import { adversarialTraining, KLPGD } from '../../src/defenses/adversarial-training.js';
+import { adversarialTraining, KLPGD, resolveAttackPrecision } from '../../src/defenses/adversarial-training.js';
 import { SmallNet, syntheticData, trainedNet } from '../attacks/helpers.js';
 import { TensorBatches } from '../train/synthetic.js';
 import { assertClose } from '../helpers/assert.js';
@@ -136,6 +136,10 @@ describe('adversarial training losses', () => {
       assert.ok(loss.item() > crossEntropy(forward(x), y).item() + 0.05, 'still an attack');
     });
     assert.throws(() => adversarialTraining({ method: 'madry', eps: 0.1, attackPrecision: 'int8' as never }), /unknown attack precision 'int8'/);
+    const auto = adversarialTraining({ method: 'madry', eps: 0.1, attackPrecision: 'auto' }).info;
+    assert.deepEqual([auto.attackPrecisionRequested, auto.attackPrecision], ['auto', cpuHasNativeBFloat16() ? 'bfloat16' : 'float32'], 'auto resolves by the CPU');
+    assert.equal(resolveAttackPrecision('auto', 'cuda'), 'float16');
+    assert.equal(resolveAttackPrecision('bfloat16', 'cpu'), 'bfloat16', 'an explicit precision is kept');
     for (const t of [x, y]) t.dispose();
     net.dispose();
   });

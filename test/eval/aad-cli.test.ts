@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../src/tensor/native.js';
+import { cpuHasNativeBFloat16 } from '../../src/tensor/index.js';
 import { encodeIdx } from '../../src/data/formats/idx.js';
 import { decodeImage, encodePng } from '../../src/io/image.js';
 import { put, tempDir } from '../data/helpers.js';
@@ -72,7 +73,8 @@ it('trains LeNet with ALP + AAD under the paper-004 recipe and records the defen
   assert.deepEqual(result.defense['aad'], { alpha: 0.02, beta: 0.01, layer: null, kappa: 'mean' });
   // --epochs 2 keeps the recipe's last-fifth learning-rate decay at the same fraction: after epoch 1 of 2.
   assert.deepEqual([result.recipe['lr'], result.recipe['schedule'], result.recipe['lrMilestones'], result.recipe['valCount'], result.recipe['epochs']], [0.001, 'multistep', [1], 0, 2]);
-  assert.equal(result.defense['attackPrecision'], 'bfloat16', 'the recipe\'s training-attack precision');
+  assert.equal(result.defense['attackPrecisionRequested'], 'auto', 'the recipe\'s training-attack precision');
+  assert.equal(result.defense['attackPrecision'], cpuHasNativeBFloat16() ? 'bfloat16' : 'float32', 'auto: bfloat16 only where the CPU has it');
   assert.match(r.stderr, /attack_ms [0-9.]+.*l_r -?[0-9.]+.*l_p [0-9.]+/, 'the progress line shows the attack cost and the AAD terms');
   const meta = JSON.parse(readFileSync(join(model, 'model.json'), 'utf8')) as { training: Record<string, unknown> };
   assert.equal(meta.training['recipeName'], 'paper004');
