@@ -33,8 +33,7 @@ Napi::Value MkldnnAvailable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::hasMKLDNN());
 }
 // cpuBFloat16Native(): whether this CPU has bfloat16 arithmetic in hardware (AVX512-BF16, which
-// every AMX-BF16 CPU also has). Without it oneDNN emulates bfloat16 convolutions, ~20x slower than
-// float32 on AMD Zen 3 (measured: PGD-40 on paper 004's LeNet, 65 vs 3.1 s per batch of 100).
+// every AMX-BF16 CPU also has); why it matters: src/tensor/runtime.ts cpuHasNativeBFloat16.
 Napi::Value CpuBFloat16Native(const Napi::CallbackInfo& info) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();

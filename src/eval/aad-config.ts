@@ -29,8 +29,8 @@
  *   CPU with AVX512-BF16 bfloat16 autocast runs it 1.8x faster with the same strength (PGD-40 at
  *   eps 0.1 on the raw LeNet leaves 53.4% in bfloat16, 53.3% in float32, first 1,000 MNIST test
  *   images). Without AVX512-BF16 (e.g. AMD Zen 3) bfloat16 is emulated and ~20x slower, and
- *   'auto' runs float32. The Table 6 rows in the README were trained with bfloat16 attacks.
- *   Evaluation attacks always run in float32.
+ *   'auto' runs float32 (the README says which of its Table 6 rows trained in which
+ *   precision). Evaluation attacks always run in float32.
  *
  * The paper uses "epoch" loosely (Fig. 6 shows CIFAR-10 maps at "training epochs 0, 10000, ...,
  * 50000", i.e. iterations), and "the same settings as Madry et al." could mean their 100,000

@@ -17,8 +17,9 @@ export const trainCommand: Command = {
     'ALP\'s or TRADES\' loss; --aad adds paper 004\'s attention rectification and preservation losses. --recipe paper004 ' +
     'applies paper 004\'s schedule for the data set (LeNet: Adam 1e-3, batch 100, 5 epochs, no validation split, with ' +
     'our learning-rate decay to a tenth for the last epoch; ResNet-9: Adam 1e-4, batch 100, 200 epochs) and, with ' +
-    '--defense, its training attack unless given (LeNet: eps ramped up over the first epoch, attack in bfloat16 where the CPU has AVX512-BF16; see ' +
-    'src/eval/aad-config.ts). --epochs keeps a recipe\'s learning-rate decays at the same fractions of the run.',
+    '--defense, its training attack unless given (LeNet: eps ramped up over the first epoch, attack in bfloat16 ' +
+    'where the CPU has AVX512-BF16; see src/eval/aad-config.ts). --epochs keeps a recipe\'s learning-rate decays at ' +
+    'the same fractions of the run.',
   options: {
     model: { type: 'string', valueName: 'NAME', description: 'architecture (see `bastion models`)' },
     data: { type: 'string', valueName: 'NAME|DIR', description: 'data set name (mnist, fashion-mnist, cifar10, afhq, ...) or image folder' },
