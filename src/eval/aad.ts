@@ -7,7 +7,8 @@
  *   PGD-100 from the same random start, so one PGD-100 and one CW-100 run per batch give all eight
  *   columns (src/attacks/pgd.ts `recordSteps`), with early stopping per sample.
  * - {@link evaluateA3}: Table 7 — accuracy on I_att (the clean-correct images) under Iter-StepLL
- *   and PGD with and without the A3 attention term, same iterations, step rule and seed.
+ *   and PGD with and without the A3 attention term, same iterations, step rule and seed, with an
+ *   exact McNemar test of each pair on the same images (does A3 break more of them than chance?).
  * - {@link attentionAnalysis}: Table 3 (sec. 3.2) — average IoU of the attention areas (top-k
  *   Grad-CAM cells) of clean and adversarial images, separately for successful and failed attacks
  *   (StepLL, eq. 4, on the clean-correct images), for several k.
@@ -28,6 +29,7 @@ import { gradCam, maskIoU, topCells } from '../explain/gradcam.js';
 import { BastionError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { evaluateRobustness, type RobustnessResult } from './robustness.js';
+import { comparePaired, type PairedComparison } from './stats.js';
 import { paperTable } from './paper.js';
 
 /** Options of {@link evaluateTable6}. */
@@ -126,6 +128,12 @@ export interface A3Row {
   iterStepLLA3: number;
   pgd: number;
   pgdA3: number;
+  /**
+   * Per base attack, the images of I_att only the A3 variant broke (`onlySecond`), only the plain
+   * attack broke (`onlyFirst`), and the exact two-sided McNemar p-value of that split: A3 is shown
+   * stronger when onlySecond > onlyFirst with a small p (src/eval/stats.ts).
+   */
+  paired: { iterStepLL: PairedComparison; pgd: PairedComparison };
 }
 
 /** The Table 7 analogue for one model. */
@@ -153,22 +161,31 @@ export async function evaluateA3(model: Classifier, dataset: Dataset, options: A
   const normalize = options.normalize ?? true;
   const seed = options.seed ?? 0;
   model.eval();
-  const attacks: [keyof Omit<A3Row, 'eps'>, Attack][] = [
+  const attacks: [keyof Omit<A3Row, 'eps' | 'paired'>, Attack][] = [
     ['iterStepLL', new IterStepLL({ steps, carryOver: false })],
     ['iterStepLLA3', new A3IterStepLL({ steps, sigma, reduction, normalize, carryOver: false })],
     ['pgd', new PGD({ steps, seed, carryOver: false })],
     ['pgdA3', new A3PGD({ steps, sigma, reduction, normalize, seed, carryOver: false })],
   ];
   const details: Record<string, RobustnessResult> = {};
+  // broken[key][e][i]: image i was clean-correct and the attack `key` misclassified it at budget e.
+  const broken: Record<string, boolean[][]> = {};
   for (const [key, attack] of attacks) {
+    const flags: boolean[][] = options.epsilons.map(() => []);
+    broken[key] = flags;
     details[key] = await evaluateRobustness(model, dataset, {
       attack, threat: { norm: 'linf', epsilons: options.epsilons }, batchSize: options.batchSize ?? 250, label: attack.name,
       ...(options.limit !== undefined ? { limit: options.limit } : {}), progress: options.progress ?? true,
+      onBatch: (batch) => scope(() => {
+        const cleanOk = batch.cleanPredictions.eq(batch.y);
+        batch.result.perEpsilon.forEach((e, i) => { (flags[i] as boolean[]).push(...e.success.logicalAnd(cleanOk).toNumbers().map((v) => v !== 0)); });
+      }),
     });
   }
   const first = details['iterStepLL'] as RobustnessResult;
   const rows = options.epsilons.map((eps, i) => {
-    const row: A3Row = { eps, iterStepLL: 0, iterStepLLA3: 0, pgd: 0, pgdA3: 0 };
+    const pair = (plain: string, a3: string): PairedComparison => comparePaired((broken[plain] as boolean[][])[i] as boolean[], (broken[a3] as boolean[][])[i] as boolean[]);
+    const row: A3Row = { eps, iterStepLL: 0, iterStepLLA3: 0, pgd: 0, pgdA3: 0, paired: { iterStepLL: pair('iterStepLL', 'iterStepLLA3'), pgd: pair('pgd', 'pgdA3') } };
     for (const [key] of attacks) row[key] = 1 - ((details[key] as RobustnessResult).perEpsilon[i]?.successRateOnCorrect ?? NaN);
     return row;
   });

@@ -28,6 +28,7 @@ import type { ComparisonRow } from '../eval/paper.js';
 import type { Provenance } from '../io/provenance.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { BastionError, DataError } from '../util/errors.js';
+import { formatPairedComparison } from '../eval/stats.js';
 import { formatCell } from './tables.js';
 import { escapeXml as esc, lineChart, percentTick, shortNumber, type Point, type Series } from './svg.js';
 import { resolveFileInside, UnsafePathError } from './safe-path.js';
@@ -443,11 +444,17 @@ function table6Section(name: string, r: Table6Result): string {
 
 /** Paper 004 Table 7 analogue: accuracy on the clean-correct images under each attack with and without A3. */
 function a3Section(name: string, r: A3EvaluationResult): string {
-  const rows = r.rows.map((row) => [esc(epsLabel(row.eps)), pct(row.iterStepLL), pct(row.iterStepLLA3), pct(row.pgd), pct(row.pgdA3)]);
+  // Older results (before the paired comparison was recorded) have no `paired`.
+  const paired = (c: A3EvaluationResult['rows'][number]['paired'] | undefined, key: 'iterStepLL' | 'pgd'): string => (c ? esc(formatPairedComparison(c[key])) : '—');
+  const rows = r.rows.map((row) => [
+    esc(epsLabel(row.eps)), pct(row.iterStepLL), pct(row.iterStepLLA3), paired(row.paired, 'iterStepLL'), pct(row.pgd), pct(row.pgdA3), paired(row.paired, 'pgd'),
+  ]);
   const t = table(`${esc(name)}: accuracy on I_att (${r.iatt} clean-correct of ${r.samples} images), ${r.steps} iterations, σ ${r.sigma}`, [
-    { label: 'ε' }, { label: 'Iter-StepLL', numeric: true }, { label: 'Iter-StepLL + A3', numeric: true }, { label: 'PGD', numeric: true }, { label: 'PGD + A3', numeric: true },
+    { label: 'ε' }, { label: 'Iter-StepLL', numeric: true }, { label: 'Iter-StepLL + A3', numeric: true }, { label: 'only A3 / only plain broke', numeric: true },
+    { label: 'PGD', numeric: true }, { label: 'PGD + A3', numeric: true }, { label: 'only A3 / only plain broke', numeric: true },
   ], rows);
-  return `${t}<p class="facts">Lower is a stronger attack; the A3 columns add the attention-deviation term (paper 004 eq. 11-13) to the same attack, steps and seed.</p>`;
+  return `${t}<p class="facts">Lower is a stronger attack; the A3 columns add the attention-deviation term (paper 004 eq. 11-13) to the same attack, steps and seed. ` +
+    'The counts are the clean-correct images only the A3 variant broke and only the plain attack broke, with the exact two-sided McNemar p of that split: a small p with more A3-only images shows A3 stronger.</p>';
 }
 
 /** Paper 004 Table 3 analogue: IoU of the clean and adversarial attention areas, successful vs failed attacks. */

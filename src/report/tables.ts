@@ -5,7 +5,7 @@
 import type { ResolvedTable } from '../eval/experiment.js';
 
 /** Columns whose numbers are not fractions of a whole (shown as they are, never as percentages). */
-const RAW_NUMBER_COLUMN = /seconds|latency|mse|loss|param/i;
+const RAW_NUMBER_COLUMN = /seconds|latency|mse|loss|param|images|mcnemar/i;
 
 /** How a cell value is shown: fractions in [0,1] as percentages, other numbers (and raw-number columns) as they are. */
 export function formatCell(value: number | string | null, column = ''): string {

@@ -95,10 +95,19 @@ it('eval-aad writes Table 6, A3 and attention results with provenance, and repor
 
   const a3 = await bastion('eval-aad', 'a3', '--model', model, '--data', 'mnist', '--eps', '0.1,0.2', '--steps', '2', '--out', join(out, 'a3.json'));
   assert.equal(a3.code, 0, a3.stderr);
-  const a3Result = JSON.parse(readFileSync(join(out, 'a3.json'), 'utf8')).result as { rows: { eps: number; pgdA3: number }[]; iatt: number };
+  type Paired = { onlySecond: number; onlyFirst: number; pValue: number };
+  type A3Row = { eps: number; iterStepLL: number; iterStepLLA3: number; pgd: number; pgdA3: number; paired: { iterStepLL: Paired; pgd: Paired } };
+  const a3Result = JSON.parse(readFileSync(join(out, 'a3.json'), 'utf8')).result as { rows: A3Row[]; iatt: number };
   assert.deepEqual(a3Result.rows.map((row) => row.eps), [0.1, 0.2]);
   assert.ok(a3Result.rows.every((row) => row.pgdA3 >= 0 && row.pgdA3 <= 1));
-  assert.match(a3.stdout, /\| eps \| Iter-StepLL \| Iter-StepLL\+A3 \| PGD \| PGD\+A3 \|/);
+  // The paired counts are per-image and must account exactly for the accuracy difference on I_att.
+  for (const row of a3Result.rows) {
+    for (const [plain, withA3, pair] of [[row.iterStepLL, row.iterStepLLA3, row.paired.iterStepLL], [row.pgd, row.pgdA3, row.paired.pgd]] as const) {
+      assert.equal(Math.round((withA3 - plain) * a3Result.iatt), pair.onlyFirst - pair.onlySecond);
+      assert.ok(pair.pValue > 0 && pair.pValue <= 1);
+    }
+  }
+  assert.match(a3.stdout, /\| eps \| Iter-StepLL \| Iter-StepLL\+A3 \| only A3 \/ only plain broke, McNemar p \| PGD \| PGD\+A3 \|/);
 
   const att = await bastion('eval-aad', 'attention', '--model', model, '--data', 'mnist', '--eps', '0.3', '--cells', '1,4', '--out', join(out, 'att.json'));
   assert.equal(att.code, 0, att.stderr);

@@ -38,6 +38,7 @@ async function runExperiment(experiment: 'table6' | 'a3' | 'attention', values: 
   const { collectProvenance } = await import('../../io/provenance.js');
   const { writeFileAtomic } = await import('../../io/atomic.js');
   const aad = await import('../../eval/aad.js');
+  const { formatPairedComparison: formatPaired } = await import('../../eval/stats.js');
   const { PAPER004_EXPERIMENTS } = await import('../../eval/aad-config.js');
   const modelDir = requiredString(values, 'model');
   const data = requiredString(values, 'data');
@@ -80,9 +81,11 @@ async function runExperiment(experiment: 'table6' | 'a3' | 'attention', values: 
       const r = await aad.evaluateA3(model, dataset, options);
       result = r;
       print(`A3 (Table 7 analogue) on ${data}: I_att = ${r.iatt} of ${r.samples} images, ${r.steps} iterations, sigma ${r.sigma} (${r.reduction}, ${r.normalize ? 'max-normalised' : 'raw'} map)`);
-      print('| eps | Iter-StepLL | Iter-StepLL+A3 | PGD | PGD+A3 |');
-      print('|---|---|---|---|---|');
-      for (const row of r.rows) print(`| ${+row.eps.toFixed(4)} | ${pct(row.iterStepLL)} | ${pct(row.iterStepLLA3)} | ${pct(row.pgd)} | ${pct(row.pgdA3)} |`);
+      print('| eps | Iter-StepLL | Iter-StepLL+A3 | only A3 / only plain broke, McNemar p | PGD | PGD+A3 | only A3 / only plain broke, McNemar p |');
+      print('|---|---|---|---|---|---|---|');
+      for (const row of r.rows) {
+        print(`| ${+row.eps.toFixed(4)} | ${pct(row.iterStepLL)} | ${pct(row.iterStepLLA3)} | ${formatPaired(row.paired.iterStepLL)} | ${pct(row.pgd)} | ${pct(row.pgdA3)} | ${formatPaired(row.paired.pgd)} |`);
+      }
     } else {
       const epsilons = numberListOption(values, 'eps', [], { min: 0 });
       if (epsilons.length === 0) throw new UsageError('attention needs --eps LIST (StepLL budgets)', 'e.g. --eps 0.1,0.2');
