@@ -63,8 +63,12 @@ export function comparePaired(first: readonly boolean[], second: readonly boolea
   return { onlySecond, onlyFirst, pValue: mcnemarExact(onlySecond, onlyFirst) };
 }
 
-/** "b / c, p P": the discordant counts (second-only / first-only) and the McNemar p, for tables. */
+/**
+ * "b / c, p P": the discordant counts (second-only / first-only) and the McNemar p, for tables.
+ * A p below 1e-300 (near or past the double range, where it may have rounded to 0) prints as
+ * "p < 1e-300" rather than a misleading "p 0.0e+0".
+ */
 export function formatPairedComparison(c: PairedComparison): string {
-  const p = c.pValue >= 0.001 ? c.pValue.toFixed(3) : c.pValue.toExponential(1);
-  return `${c.onlySecond} / ${c.onlyFirst}, p ${p}`;
+  const p = c.pValue >= 0.001 ? `p ${c.pValue.toFixed(3)}` : c.pValue >= 1e-300 ? `p ${c.pValue.toExponential(1)}` : 'p < 1e-300';
+  return `${c.onlySecond} / ${c.onlyFirst}, ${p}`;
 }

@@ -38,5 +38,9 @@ test('paired comparison counts the discordant images', () => {
   assert.equal(c.pValue, 1);
   assert.equal(formatPairedComparison(c), '2 / 1, p 1.000');
   assert.equal(formatPairedComparison(comparePaired(new Array(12).fill(false), new Array(12).fill(true))), '12 / 0, p 4.9e-4');
+  // 2 * 0.5^3000 is below the double range: the p rounds to 0 and must not print as "p 0.0e+0".
+  const extreme = comparePaired(new Array(3000).fill(false), new Array(3000).fill(true));
+  assert.equal(extreme.pValue, 0);
+  assert.equal(formatPairedComparison(extreme), '3000 / 0, p < 1e-300');
   assert.throws(() => comparePaired([true], [true, false]), RangeError);
 });
