@@ -38,7 +38,7 @@
  * CPU machines can run (13 min per PGD-40 epoch on one thread in bfloat16 on AVX512-BF16, 31 min in
  * float32);
  * `bastion train ... --epochs 83` is the long schedule (its learning-rate decay moves to epoch 66).
- * Measured: the Madry LeNet trained for `--epochs 10` (ramp over 2 epochs, decay at epoch 8) is at or
+ * Measured: the Madry LeNet trained for `--epochs 10` (eps ramp still 1 epoch, decay at epoch 8) is at or
  * above paper 004's Madry row on every robust column of Table 6, FGSM included (96.98 vs 96.92;
  * the 5-epoch model: 95.67); see the README.
  *
