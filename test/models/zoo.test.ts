@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { grad, manualSeed, noGrad, rand, randint, scope, tensorStats, type Tensor } from '../../src/tensor/index.js';
 import * as F from '../../src/nn/functional.js';
+import { Conv2d, init, Linear, type Module } from '../../src/nn/index.js';
 import {
   architectures, Classifier, createClassifier, createModel, createPurifier, loadModel, modelConfig, Purifier, saveModel, SimpleCNN, type DataShape,
 } from '../../src/models/index.js';
@@ -72,15 +73,30 @@ describe('every architecture of the zoo', () => {
   }
 });
 
+/** Re-draws every convolution and linear weight with He (Kaiming-normal, ReLU gain) initialisation, biases zero. */
+function heInitialise(model: Module): void {
+  for (const m of model.modules()) {
+    if (m instanceof Conv2d || m instanceof Linear) {
+      init.kaimingNormal_(m.weight, { nonlinearity: 'relu' });
+      if (m.bias !== null) init.zeros_(m.bias);
+    }
+  }
+}
+
 describe('input gradients of every architecture agree with finite differences', () => {
   // What attacks and purifier training rely on. A dense NCHW-contiguous weighting of the output
   // sends an NCHW gradient into the channels-last network: the case where libtorch 1.13's oneDNN
   // GELU backward used to read the gradient in the wrong order (src/nn/functional.ts gelu).
   for (const arch of architectures) {
-    it(`${arch.name}: directional derivatives of the input gradient`, (t) => {
+    it(`${arch.name}: directional derivatives of the input gradient`, () => {
       manualSeed(5);
       const { shape, overrides } = testShape(arch.name);
       const model = createModel(arch.name, modelConfig(arch.name, shape, overrides)).eval();
+      // At PyTorch's default initialisation an untrained deep VGG maps noise images to almost the
+      // same logits (input gradient ~1e-7, a change below float32's resolution of the output that
+      // no finite difference can measure). He initialisation (what torchvision's VGG uses) keeps
+      // the signal alive through the 16 layers; the gradient being checked is the same code path.
+      if (architectures.find((a) => a.name === arch.name)!.base === 'vgg16') heInitialise(model);
       try {
         scope(() => {
           const x = rand([2, shape.channels, shape.height, shape.width]).mul(0.8).add(0.1);
@@ -90,14 +106,7 @@ describe('input gradients of every architecture agree with finite differences', 
           const xr = x.clone().requiresGrad_();
           const [g] = grad(objective(xr), [xr]);
           const norm = (g as Tensor).to('float64').pow(2).sum().sqrt().item();
-          assert.ok(norm > 0, `${arch.name}: zero input gradient`);
-          if (norm < 1e-5) {
-            // An untrained deep VGG at test width maps noise images to almost the same logits: a
-            // change of the input below float32's resolution of the output, which no finite
-            // difference can measure.
-            t.skip(`input gradient ${norm.toExponential(1)} is below what float32 finite differences resolve`);
-            return;
-          }
+          assert.ok(norm > 1e-4, `${arch.name}: input gradient norm ${norm} is too small for float32 finite differences to check`);
           // Along the gradient itself (a wrong gradient points elsewhere), then a random direction.
           const random = rand([...x.shape]).sub(0.5);
           for (const [what, direction] of [['gradient', g as Tensor], ['random', random]] as const) {
