@@ -51,40 +51,46 @@ def load(channels_last):
     return model, x, y
 
 
+def pgd(logits_of, x, y, eps=0.3, alpha=0.01, steps=40):
+    """L-inf PGD with a random start and no early stop, keeping per sample the best iterate
+    (successful first, then highest loss): Bastion's algorithm. `logits_of` maps images to logits."""
+    lower, upper = (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
+    adv = torch.min(torch.max(x + torch.empty_like(x).uniform_(-eps, eps), lower), upper)
+    best = x.clone()
+    best_loss = torch.full((x.shape[0],), float('-inf'))
+    best_success = torch.zeros(x.shape[0], dtype=torch.bool)
+    for t in range(steps + 1):
+        if t < steps:
+            adv.requires_grad_(True)
+            logits = logits_of(adv)
+            loss = F.cross_entropy(logits, y, reduction='none')
+            grad, = torch.autograd.grad(loss.sum(), adv)
+            adv = adv.detach()
+        else:
+            with torch.no_grad():
+                logits = logits_of(adv)
+                loss = F.cross_entropy(logits, y, reduction='none')
+        with torch.no_grad():
+            success = logits.argmax(1) != y
+            better = (success & ~best_success) | ((success == best_success) & (loss > best_loss))
+            best = torch.where(better[:, None, None, None], adv, best)
+            best_loss = torch.where(better, loss, best_loss)
+            best_success = best_success | success
+            if t < steps:
+                adv = torch.min(torch.max(adv + alpha * grad.sign(), lower), upper)
+    return best
+
+
 class PGD:
-    """PGD-40, L-inf eps 0.3, step 0.01, random start, no early stop, best example kept per
-    sample (successful first, then highest loss), final success mask: Bastion's algorithm.
+    """PGD-40, L-inf eps 0.3, step 0.01 (`pgd`), then the final success mask.
     With bf16, the whole attack runs under torch.autocast('cpu', dtype=torch.bfloat16)."""
 
     def __init__(self, channels_last, bf16=False):
         self.model, self.x, self.y = load(channels_last)
         self.bf16 = bf16
 
-    def attack(self, x, y, eps=0.3, alpha=0.01, steps=40):
-        lower, upper = (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
-        adv = torch.min(torch.max(x + torch.empty_like(x).uniform_(-eps, eps), lower), upper)
-        best = x.clone()
-        best_loss = torch.full((x.shape[0],), float('-inf'))
-        best_success = torch.zeros(x.shape[0], dtype=torch.bool)
-        for t in range(steps + 1):
-            if t < steps:
-                adv.requires_grad_(True)
-                logits = self.model(adv)
-                loss = F.cross_entropy(logits, y, reduction='none')
-                grad, = torch.autograd.grad(loss.sum(), adv)
-                adv = adv.detach()
-            else:
-                with torch.no_grad():
-                    logits = self.model(adv)
-                    loss = F.cross_entropy(logits, y, reduction='none')
-            with torch.no_grad():
-                success = logits.argmax(1) != y
-                better = (success & ~best_success) | ((success == best_success) & (loss > best_loss))
-                best = torch.where(better[:, None, None, None], adv, best)
-                best_loss = torch.where(better, loss, best_loss)
-                best_success = best_success | success
-                if t < steps:
-                    adv = torch.min(torch.max(adv + alpha * grad.sign(), lower), upper)
+    def attack(self, x, y):
+        best = pgd(self.model, x, y)
         with torch.no_grad():
             return best, self.model(best).argmax(1) != y
 
