@@ -31,7 +31,8 @@
  * projections and the examples it returns stay float32, and the training loss on those examples
  * is computed in float32 as before. On a CPU with AVX512-BF16 that makes PGD-40 on paper 004's
  * LeNet 1.8x faster (2.55 -> 1.43 s per batch of 100 on one thread; bench/attacks compares the
- * same against PyTorch's autocast), and the attack is about 90% of a Madry training step. The
+ * same against PyTorch's autocast), and the attack is about 90% of a Madry training step
+ * (bench/adversarial-training times whole Madry, Madry+AAD and bfloat16 steps against PyTorch). The
  * gradient sign it steps along is that of a slightly perturbed network, which is at most a
  * change of training-time attack, never of evaluation: every evaluation attack runs in float32.
  * Without AVX512-BF16 the same region is emulated and ~20x *slower* than float32 (AMD Zen 3:
