@@ -80,6 +80,24 @@ function freshLeNet(shared: Shared): Classifier {
   return model;
 }
 
+/** The loss `bastion train --defense madry [--aad]` computes per batch, its PGD-40 attack included. */
+function madryLoss(shared: Shared, aad: boolean, precision: AttackPrecision): (model: Classifier) => Tensor {
+  const training = adversarialTraining({ method: 'madry', eps: EPS, steps: 40, stepSize: 0.01, aad, attackPrecision: precision });
+  return (model) => {
+    const result = training.loss(model, { x: shared.x, y: shared.y });
+    return 'loss' in result ? result.loss : result;
+  };
+}
+
+/** The Madry+AAD loss on the fixed adversarial batch instead of an attack: CE(f(x_adv)) + alpha L_r + beta L_p. */
+function fixedAdversaryAADLoss(shared: Shared): (model: Classifier) => Tensor {
+  const aad = resolveAAD();
+  return (model) => {
+    const terms = aadTerms(model, shared.x, shared.xAdv, shared.y, aad);
+    return crossEntropy(terms.adversarialLogits, shared.y).add(terms.penalty);
+  };
+}
+
 /**
  * Training steps as `bastion train` runs them: the defense's loss (attack included, or the fixed
  * adversarial batch when `attack` is false), backward, Adam step, all inside one scope per step.
@@ -87,19 +105,10 @@ function freshLeNet(shared: Shared): Classifier {
 function trainingStep(shared: Shared, options: { aad: boolean; attack: boolean; precision?: AttackPrecision }): BastionCase {
   let model: Classifier;
   let optimizer: Adam;
-  const training = adversarialTraining({ method: 'madry', eps: EPS, steps: 40, stepSize: 0.01, aad: options.aad, attackPrecision: options.precision ?? 'float32' });
-  const aad = resolveAAD();
-  const lossOf = (): Tensor => {
-    if (!options.attack) {
-      const terms = aadTerms(model, shared.x, shared.xAdv, shared.y, aad);
-      return crossEntropy(terms.adversarialLogits, shared.y).add(terms.penalty);
-    }
-    const result = training.loss(model, { x: shared.x, y: shared.y });
-    return 'loss' in result ? result.loss : result;
-  };
+  const lossOf = options.attack ? madryLoss(shared, options.aad, options.precision ?? 'float32') : fixedAdversaryAADLoss(shared);
   const step = (): void => scope(() => {
     optimizer.zeroGrad();
-    lossOf().backward();
+    lossOf(model).backward();
     optimizer.step();
   });
   return {

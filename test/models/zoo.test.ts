@@ -96,7 +96,7 @@ describe('input gradients of every architecture agree with finite differences', 
       // same logits (input gradient ~1e-7, a change below float32's resolution of the output that
       // no finite difference can measure). He initialisation (what torchvision's VGG uses) keeps
       // the signal alive through the 16 layers; the gradient being checked is the same code path.
-      if (architectures.find((a) => a.name === arch.name)!.base === 'vgg16') heInitialise(model);
+      if (arch.base === 'vgg16') heInitialise(model);
       try {
         scope(() => {
           const x = rand([2, shape.channels, shape.height, shape.width]).mul(0.8).add(0.1);
