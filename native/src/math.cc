@@ -28,6 +28,7 @@ BINARY_ALPHA(Sub, sub, "sub")
 BINARY(Mul, mul, "mul")
 BINARY(Div, div, "div")
 BINARY(Remainder, remainder, "remainder")
+BINARY(Fmod, fmod, "fmod")
 BINARY(Eq, eq, "eq")
 BINARY(Ne, ne, "ne")
 BINARY(Lt, lt, "lt")
@@ -55,6 +56,19 @@ TENSOR_BINARY(LogicalXor, logical_xor, "logicalXor")
 TENSOR_BINARY(Matmul, matmul, "matmul")
 TENSOR_BINARY(Mm, mm, "mm")
 TENSOR_BINARY(Bmm, bmm, "bmm")
+TENSOR_BINARY(BitwiseAnd, bitwise_and, "bitwiseAnd")
+TENSOR_BINARY(BitwiseOr, bitwise_or, "bitwiseOr")
+TENSOR_BINARY(BitwiseXor, bitwise_xor, "bitwiseXor")
+TENSOR_BINARY(BitwiseLeftShift, bitwise_left_shift, "bitwiseLeftShift")
+TENSOR_BINARY(BitwiseRightShift, bitwise_right_shift, "bitwiseRightShift")
+
+// divRounding(a, b, mode: 'trunc' | 'floor'): division rounded toward zero or down.
+Napi::Value DivRounding(const Napi::CallbackInfo& info) {
+  A0("divRounding");
+  std::string m = ToString(info[2], "divRounding mode");
+  if (IS_TENSOR(info[1])) return Wrap(info.Env(), at::div(a, ToTensor(info[1], "divRounding"), m));
+  return Wrap(info.Env(), at::div(a, ToScalar(info[1], "divRounding"), m));
+}
 
 // ---- unary ---------------------------------------------------------------------------------
 #define UNARY(Fn, expr, name) \
@@ -78,6 +92,18 @@ UNARY(Erf, at::erf(a), "erf")
 UNARY(LogicalNot, at::logical_not(a), "logicalNot")
 UNARY(IsNan, at::isnan(a), "isnan")
 UNARY(IsFinite, at::isfinite(a), "isfinite")
+UNARY(IsInf, at::isinf(a), "isinf")
+UNARY(Tan, at::tan(a), "tan")
+UNARY(Asin, at::asin(a), "asin")
+UNARY(Acos, at::acos(a), "acos")
+UNARY(Atan, at::atan(a), "atan")
+UNARY(Sinh, at::sinh(a), "sinh")
+UNARY(Cosh, at::cosh(a), "cosh")
+UNARY(Asinh, at::asinh(a), "asinh")
+UNARY(Acosh, at::acosh(a), "acosh")
+UNARY(Atanh, at::atanh(a), "atanh")
+UNARY(Trunc, at::trunc(a), "trunc")
+UNARY(BitwiseNot, at::bitwise_not(a), "bitwiseNot")
 
 // ---- in-place ------------------------------------------------------------------------------
 #define RETURN_UNDEFINED return info.Env().Undefined()
@@ -224,6 +250,13 @@ Napi::Value MinDim(const Napi::CallbackInfo& info) {
   A0("min");
   auto r = at::min(a, ToInt(info[1], "min dim"), ToBool(info[2], "min keepdim"));
   return WrapList(info.Env(), {std::get<0>(r), std::get<1>(r)});
+}
+// prod(a, dim|null, keepdim, dtype|null): product along one dim, or of every element.
+Napi::Value Prod(const Napi::CallbackInfo& info) {
+  A0("prod");
+  auto dtype = ToOptDType(info[3], "prod dtype");
+  if (IsNullish(info[1])) return Wrap(info.Env(), at::prod(a, dtype));
+  return Wrap(info.Env(), at::prod(a, ToInt(info[1], "prod dim"), ToBool(info[2], "prod keepdim"), dtype));
 }
 UNARY(MaxAll, at::max(a), "max")
 UNARY(MinAll, at::min(a), "min")
@@ -378,6 +411,26 @@ void RegisterMath(Napi::Env env, Napi::Object exports) {
   BASTION_EXPORT(exports, "logicalNot", LogicalNot);
   BASTION_EXPORT(exports, "isnan", IsNan);
   BASTION_EXPORT(exports, "isfinite", IsFinite);
+  BASTION_EXPORT(exports, "isinf", IsInf);
+  BASTION_EXPORT(exports, "tan", Tan);
+  BASTION_EXPORT(exports, "asin", Asin);
+  BASTION_EXPORT(exports, "acos", Acos);
+  BASTION_EXPORT(exports, "atan", Atan);
+  BASTION_EXPORT(exports, "sinh", Sinh);
+  BASTION_EXPORT(exports, "cosh", Cosh);
+  BASTION_EXPORT(exports, "asinh", Asinh);
+  BASTION_EXPORT(exports, "acosh", Acosh);
+  BASTION_EXPORT(exports, "atanh", Atanh);
+  BASTION_EXPORT(exports, "trunc", Trunc);
+  BASTION_EXPORT(exports, "bitwiseNot", BitwiseNot);
+  BASTION_EXPORT(exports, "fmod", Fmod);
+  BASTION_EXPORT(exports, "bitwiseAnd", BitwiseAnd);
+  BASTION_EXPORT(exports, "bitwiseOr", BitwiseOr);
+  BASTION_EXPORT(exports, "bitwiseXor", BitwiseXor);
+  BASTION_EXPORT(exports, "bitwiseLeftShift", BitwiseLeftShift);
+  BASTION_EXPORT(exports, "bitwiseRightShift", BitwiseRightShift);
+  BASTION_EXPORT(exports, "divRounding", DivRounding);
+  BASTION_EXPORT(exports, "prod", Prod);
   BASTION_EXPORT(exports, "add_", Add_);
   BASTION_EXPORT(exports, "sub_", Sub_);
   BASTION_EXPORT(exports, "mul_", Mul_);

@@ -86,6 +86,17 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
   A0("gelu");
   return Wrap(info.Env(), at::gelu(a, IsNullish(info[1]) ? "none" : ToString(info[1], "gelu approximate")));
 }
+// elu(x, alpha, scale, inputScale): scale * (x > 0 ? x : alpha * (exp(x * inputScale) - 1)) (ELU, SELU).
+Napi::Value Elu(const Napi::CallbackInfo& info) {
+  A0("elu");
+  return Wrap(info.Env(), at::elu(a, ToScalar(info[1], "elu alpha"), ToScalar(info[2], "elu scale"), ToScalar(info[3], "elu inputScale")));
+}
+Napi::Value Celu(const Napi::CallbackInfo& info) {
+  A0("celu");
+  return Wrap(info.Env(), at::celu(a, ToScalar(info[1], "celu alpha")));
+}
+Napi::Value Mish(const Napi::CallbackInfo& info) { A0("mish"); return Wrap(info.Env(), at::mish(a)); }
+Napi::Value Hardswish(const Napi::CallbackInfo& info) { A0("hardswish"); return Wrap(info.Env(), at::hardswish(a)); }
 Napi::Value LeakyRelu(const Napi::CallbackInfo& info) {
   A0("leakyRelu");
   return Wrap(info.Env(), at::leaky_relu(a, ToScalar(info[1], "leakyRelu slope")));
@@ -180,6 +191,10 @@ void RegisterNN(Napi::Env env, Napi::Object exports) {
   BASTION_EXPORT(exports, "softplus", Softplus);
   BASTION_EXPORT(exports, "gelu", Gelu);
   BASTION_EXPORT(exports, "leakyRelu", LeakyRelu);
+  BASTION_EXPORT(exports, "elu", Elu);
+  BASTION_EXPORT(exports, "celu", Celu);
+  BASTION_EXPORT(exports, "mish", Mish);
+  BASTION_EXPORT(exports, "hardswish", Hardswish);
   BASTION_EXPORT(exports, "upsampleNearest2d", UpsampleNearest2d);
   BASTION_EXPORT(exports, "upsampleBilinear2d", UpsampleBilinear2d);
   BASTION_EXPORT(exports, "pad", Pad);

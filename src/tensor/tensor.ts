@@ -350,6 +350,46 @@ export class Tensor implements ScopedResource {
   erf(): Tensor {
     return fromHandle(native.erf(this.handle));
   }
+  tan(): Tensor {
+    return fromHandle(native.tan(this.handle));
+  }
+  asin(): Tensor {
+    return fromHandle(native.asin(this.handle));
+  }
+  acos(): Tensor {
+    return fromHandle(native.acos(this.handle));
+  }
+  atan(): Tensor {
+    return fromHandle(native.atan(this.handle));
+  }
+  sinh(): Tensor {
+    return fromHandle(native.sinh(this.handle));
+  }
+  cosh(): Tensor {
+    return fromHandle(native.cosh(this.handle));
+  }
+  asinh(): Tensor {
+    return fromHandle(native.asinh(this.handle));
+  }
+  acosh(): Tensor {
+    return fromHandle(native.acosh(this.handle));
+  }
+  atanh(): Tensor {
+    return fromHandle(native.atanh(this.handle));
+  }
+  /** Rounds toward zero. */
+  trunc(): Tensor {
+    return fromHandle(native.trunc(this.handle));
+  }
+  /** Remainder with the sign of the dividend (C's fmod); {@link remainder} has the divisor's sign. */
+  fmod(other: TensorOrNumber): Tensor {
+    return fromHandle(native.fmod(this.handle, h(other)));
+  }
+  /** Division rounded toward zero ('trunc', as C integer division) or down ('floor'). */
+  divRounding(other: TensorOrNumber, mode: 'trunc' | 'floor'): Tensor {
+    if (mode !== 'trunc' && mode !== 'floor') throw new TypeError(`divRounding: mode must be 'trunc' or 'floor', got '${String(mode)}'`);
+    return fromHandle(native.divRounding(this.handle, h(other), mode));
+  }
   relu(): Tensor {
     return fromHandle(native.relu(this.handle));
   }
@@ -396,6 +436,10 @@ export class Tensor implements ScopedResource {
   }
   isfinite(): Tensor {
     return fromHandle(native.isfinite(this.handle));
+  }
+  /** True where the element is +Infinity or -Infinity. */
+  isinf(): Tensor {
+    return fromHandle(native.isinf(this.handle));
   }
   /** True if both have the same shape and elements. */
   equal(other: Tensor): boolean {
@@ -529,6 +573,10 @@ export class Tensor implements ScopedResource {
   minAlong(dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
     const [v, i] = native.minDim(this.handle, dim, keepdim);
     return { values: fromHandle(v), indices: fromHandle(i) };
+  }
+  /** Product along `dim` (of every element when dim is omitted or null). */
+  prod(dim?: number | null, options: { keepdim?: boolean; dtype?: DType } = {}): Tensor {
+    return fromHandle(native.prod(this.handle, dim ?? null, options.keepdim ?? false, options.dtype ?? null));
   }
   /** Maximum over all elements (0-d tensor). */
   max(): Tensor {
