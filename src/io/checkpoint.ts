@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Module, LoadStateDictResult } from '../nn/index.js';
 import { StateDictError } from '../nn/index.js';
@@ -78,6 +78,13 @@ export interface CheckpointDescription {
   /** Added to the collected provenance. */
   seed?: number;
   command?: string;
+}
+
+/** Options of {@link saveCheckpoint}. */
+export interface SaveCheckpointOptions {
+  trainState?: TrainStateFiles;
+  /** Files copied into the checkpoint with it (name inside the folder -> source path), e.g. an imported model's ONNX file. */
+  files?: Record<string, string>;
 }
 
 /** Training state saved beside the model: a JSON document (schema owned by src/train) and tensors. */
@@ -224,7 +231,7 @@ async function replaceDirectory(dir: string, write: (staging: string) => Promise
  * Saves `module`'s state dict and description as the checkpoint directory `dir` (replacing any
  * previous checkpoint there atomically), with training state when given. Returns model.json's contents.
  */
-export async function saveCheckpoint(dir: string, module: Module, description: CheckpointDescription, options: { trainState?: TrainStateFiles } = {}): Promise<CheckpointMeta> {
+export async function saveCheckpoint(dir: string, module: Module, description: CheckpointDescription, options: SaveCheckpointOptions = {}): Promise<CheckpointMeta> {
   const { seed, command, ...rest } = description;
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
@@ -235,6 +242,10 @@ export async function saveCheckpoint(dir: string, module: Module, description: C
   validateCheckpointMeta(meta, join(dir, CHECKPOINT_FILES.meta));
   const trainState = options.trainState;
   await replaceDirectory(dir, async (staging) => {
+    for (const [name, source] of Object.entries(options.files ?? {})) {
+      await mkdir(dirname(join(staging, name)), { recursive: true });
+      await copyFile(source, join(staging, name));
+    }
     await writeSafetensors(join(staging, CHECKPOINT_FILES.weights), module.stateDict(), { format: 'pt', architecture: meta.architecture });
     await writeFileAtomic(join(staging, CHECKPOINT_FILES.meta), `${JSON.stringify(meta, null, 2)}\n`);
     if (trainState !== undefined) {
