@@ -12,9 +12,12 @@ export { CSAAE, type CSAAEConfig } from './csaae.js';
 export { DAE, type DAEConfig } from './dae.js';
 export {
   architectures, architecture, architectureOf, modelConfig, createModel, createClassifier, createPurifier, configOf,
-  saveModel, loadModel, loadClassifier, loadPurifier, type Architecture, type DataShape, type ModelKind, type LoadedModel,
+  saveModel, saveImportedModel, loadModel, loadClassifier, loadPurifier, isImportableFile, IMPORTED_ARCHITECTURE, type Architecture, type DataShape, type ModelKind, type LoadedModel,
   type SaveModelInfo,
 } from './registry.js';
+export { ImportedClassifier, importClassifier, importFormatOf, type ImportOptions, type ResolvedImport, type ImportFormat, type OutputKind } from './imported.js';
+export { OnnxNetwork, checkSupported, type OnnxRunResult, type OnnxGraphSummary } from './onnx/graph.js';
+export { supportedOps } from './onnx/registry.js';
 export {
   trainClassifier, fitClassifierOn, defaultRecipe, evaluateAccuracy, pixelStatistics,
   type ClassifierRecipe, type TrainClassifierOptions, type TrainClassifierResult, type ClassifierDataSets,

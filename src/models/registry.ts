@@ -4,7 +4,12 @@
  * model from them and loads the weights, checking every tensor.
  */
 import { BastionError } from '../util/errors.js';
-import { loadCheckpointInto, readCheckpointMeta, saveCheckpoint, type CheckpointMeta } from '../io/checkpoint.js';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CHECKPOINT_FILES, loadCheckpointInto, readCheckpointMeta, resolveCheckpointDir, saveCheckpoint, type CheckpointMeta } from '../io/checkpoint.js';
+import { collectProvenance } from '../io/provenance.js';
+import { ImportedClassifier, importClassifier, importFormatOf, type ImportOptions, type ResolvedImport } from './imported.js';
+import { OnnxNetwork } from './onnx/graph.js';
 import type { Module } from '../nn/index.js';
 import { Classifier, type ClassifierShape, type Normalization } from './classifier.js';
 import { Purifier, type PurifierShape } from './purifier.js';
@@ -139,8 +144,9 @@ export interface SaveModelInfo {
   command?: string;
 }
 
-/** Saves a zoo model as a checkpoint directory (atomically replacing any previous one). */
+/** Saves a zoo model (or an imported one) as a checkpoint directory (atomically replacing any previous one). */
 export async function saveModel(dir: string, model: Classifier | Purifier, info: SaveModelInfo = {}): Promise<CheckpointMeta> {
+  if (model instanceof ImportedClassifier) return saveImportedModel(dir, model, info);
   const normalization: Normalization | null = model instanceof Classifier ? model.normalization : null;
   return saveCheckpoint(dir, model, {
     architecture: architectureOf(model),
@@ -155,14 +161,100 @@ export async function saveModel(dir: string, model: Classifier | Purifier, info:
   });
 }
 
+/** The architecture name of imported models in model.json (their config is a {@link ResolvedImport}). */
+export const IMPORTED_ARCHITECTURE = 'imported';
+
+/** The name an imported model file has inside its Bastion folder. */
+function importedFileName(resolved: ResolvedImport): string {
+  return resolved.format === 'onnx' ? 'model.onnx' : 'model.pt';
+}
+
+/** The sidecar config of an imported model: every decided option, the file relative to the folder. */
+function importedConfig(model: ImportedClassifier, file: string): Record<string, unknown> {
+  const { warnings: _warnings, file: _file, ...rest } = model.imported;
+  return { ...rest, file };
+}
+
+/**
+ * Writes an imported classifier as a Bastion model folder (`bastion import MODEL --out DIR`): the
+ * model file (and any external data it reads), model.json holding every import option, and its
+ * current weights as model.safetensors (loaded over the file's own, so fine-tuned weights stay).
+ * Later commands then take DIR like any model folder, with no import flags.
+ */
+export async function saveImportedModel(dir: string, model: ImportedClassifier, info: SaveModelInfo = {}): Promise<CheckpointMeta> {
+  const fileName = importedFileName(model.imported);
+  const files: Record<string, string> = { [fileName]: model.imported.file };
+  const foreign = model.foreign;
+  if (foreign instanceof OnnxNetwork) {
+    for (const external of foreign.model.externalFiles) files[external] = join(dirname(model.imported.file), external);
+  }
+  const classNames = info.classNames ?? model.imported.classNames ?? undefined;
+  return saveCheckpoint(dir, model, {
+    architecture: IMPORTED_ARCHITECTURE,
+    config: importedConfig(model, fileName),
+    inputShape: [model.channels, model.height, model.width],
+    ...(classNames ? { classNames } : {}),
+    ...(info.training ? { training: info.training } : {}),
+    ...(info.command === undefined ? {} : { command: info.command }),
+  }, { files });
+}
+
+/** The options stored in an imported model's model.json, with `overrides` (e.g. command-line flags) on top. */
+function importOptionsFromMeta(meta: CheckpointMeta, overrides: ImportOptions): ImportOptions {
+  const c = meta.config;
+  const pick = <T>(key: string): T | undefined => (c[key] === null || c[key] === undefined ? undefined : (c[key] as T));
+  const stored: ImportOptions = {};
+  const set = <K extends keyof ImportOptions>(key: K, value: ImportOptions[K] | undefined): void => {
+    if (value !== undefined) stored[key] = value;
+  };
+  set('layout', pick('layout'));
+  set('pixelScale', pick('pixelScale'));
+  set('mean', pick('mean'));
+  set('std', pick('std'));
+  set('height', pick('height'));
+  set('width', pick('width'));
+  set('channels', pick('channels'));
+  set('classNames', pick('classNames') ?? meta.classNames);
+  set('output', pick('output'));
+  set('outputKind', pick('outputKind'));
+  return { ...stored, ...overrides };
+}
+
+/** Model.json-style metadata for a model file imported without a Bastion folder. */
+function importedMeta(model: ImportedClassifier): CheckpointMeta {
+  return {
+    format: 'bastion-checkpoint',
+    version: 1,
+    architecture: IMPORTED_ARCHITECTURE,
+    config: importedConfig(model, model.imported.file),
+    ...(model.normalization ? { normalization: { mean: [...model.normalization.mean], std: [...model.normalization.std] } } : {}),
+    ...(model.imported.classNames ? { classNames: model.imported.classNames } : {}),
+    inputShape: [model.channels, model.height, model.width],
+    provenance: collectProvenance(),
+  };
+}
+
+/** True when `path` names a model file to import (ONNX or TorchScript) rather than a Bastion model folder. */
+export function isImportableFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile() && importFormatOf(path) !== null;
+}
+
 /** A model loaded from a checkpoint, with its description. */
 export type LoadedModel =
   | { kind: 'classifier'; model: Classifier; meta: CheckpointMeta; dir: string }
   | { kind: 'purifier'; model: Purifier; meta: CheckpointMeta; dir: string };
 
-/** Rebuilds a model from a checkpoint directory and loads its weights (in evaluation mode). */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+/**
+ * Rebuilds a model from a checkpoint directory and loads its weights (in evaluation mode). A folder
+ * written by `bastion import` holds an imported classifier; `importOptions` override its stored options.
+ */
+export async function loadModel(dir: string, importOptions: ImportOptions = {}): Promise<LoadedModel> {
+  if (isImportableFile(dir)) {
+    const model = await importClassifier(dir, importOptions);
+    return { kind: 'classifier', model, meta: importedMeta(model), dir };
+  }
   const meta = await readCheckpointMeta(dir);
+  if (meta.architecture === IMPORTED_ARCHITECTURE) return loadImportedFolder(dir, meta, importOptions);
   const base = BASES[meta.architecture];
   if (!base) {
     throw new BastionError(`${dir}: model.json names architecture '${meta.architecture}', which this Bastion does not know`, {
@@ -184,9 +276,27 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     : { kind: 'purifier', model: model as Purifier, meta, dir };
 }
 
-/** Loads a classifier checkpoint (error if it holds a purifier). */
-export async function loadClassifier(dir: string): Promise<{ model: Classifier; meta: CheckpointMeta; dir: string }> {
-  const loaded = await loadModel(dir);
+async function loadImportedFolder(dir: string, meta: CheckpointMeta, overrides: ImportOptions): Promise<LoadedModel> {
+  const source = resolveCheckpointDir(dir);
+  const file = join(source, String(meta.config['file'] ?? ''));
+  if (!existsSync(file)) throw new BastionError(`${dir}: the imported model file ${file} is missing`, { hint: 'run `bastion import MODEL --out DIR` again' });
+  const model = await importClassifier(file, importOptionsFromMeta(meta, overrides));
+  try {
+    if (existsSync(join(source, CHECKPOINT_FILES.weights))) await loadCheckpointInto(dir, model, { strict: true, expectArchitecture: IMPORTED_ARCHITECTURE });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  model.eval();
+  return { kind: 'classifier', model, meta, dir };
+}
+
+/**
+ * Loads a classifier: a Bastion model folder (trained or imported) or an ONNX / TorchScript file
+ * (imported with `importOptions`; see {@link ImportOptions}). Error if it holds a purifier.
+ */
+export async function loadClassifier(dir: string, importOptions: ImportOptions = {}): Promise<{ model: Classifier; meta: CheckpointMeta; dir: string }> {
+  const loaded = await loadModel(dir, importOptions);
   if (loaded.kind !== 'classifier') {
     loaded.model.dispose();
     throw new BastionError(`${dir} holds a purifier (${loaded.meta.architecture}); a classifier is needed here`);
