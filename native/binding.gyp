@@ -11,7 +11,8 @@
         "src/shape.cc",
         "src/nn.cc",
         "src/autograd.cc",
-        "src/runtime.cc"
+        "src/runtime.cc",
+        "src/jit.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterNN(env, exports);
   RegisterAutograd(env, exports);
   RegisterRuntime(env, exports);
+  RegisterJit(env, exports);
   return exports;
 }
 

@@ -77,5 +77,6 @@ void RegisterShape(Napi::Env env, Napi::Object exports);
 void RegisterNN(Napi::Env env, Napi::Object exports);
 void RegisterAutograd(Napi::Env env, Napi::Object exports);
 void RegisterRuntime(Napi::Env env, Napi::Object exports);
+void RegisterJit(Napi::Env env, Napi::Object exports);
 
 }  // namespace bastion

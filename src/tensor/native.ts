@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
  */
 export type NativeHandle = bigint & { readonly __nativeTensor: unique symbol };
 type H = NativeHandle;
+/** An opaque reference to a loaded TorchScript module (a tagged napi External; see native/src/jit.cc). */
+export type JitModuleHandle = object & { readonly __jitModule: unique symbol };
 type Opt<T> = T | null | undefined;
 type ScalarArg = number | boolean;
 type TensorOrScalar = H | ScalarArg;
@@ -257,6 +259,16 @@ export interface NativeAddon {
   autocastNesting(delta: number): number;
   liveHandles(): number;
   mallocStats(): { inUse: number; freeHeld: number; mmapped: number; arena: number } | null;
+  // jit.cc
+  jitLoad(path: string, device: Opt<string>): JitModuleHandle;
+  jitDispose(module: JitModuleHandle): void;
+  jitForward(module: JitModuleHandle, input: H, outputIndex: Opt<number>, outputKey: Opt<string>): H;
+  jitNamedParameters(module: JitModuleHandle): [string, H][];
+  jitNamedBuffers(module: JitModuleHandle): [string, H][];
+  jitTrain(module: JitModuleHandle, flag: boolean): void;
+  jitIsTraining(module: JitModuleHandle): boolean;
+  jitMethods(module: JitModuleHandle): string[];
+  jitOpCounts(module: JitModuleHandle): Record<string, number>;
 }
 
 /** An error raised by a tensor op; the message names the op and describes its tensor arguments. */
