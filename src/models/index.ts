@@ -22,3 +22,7 @@ export {
   trainClassifier, fitClassifierOn, defaultRecipe, evaluateAccuracy, pixelStatistics,
   type ClassifierRecipe, type TrainClassifierOptions, type TrainClassifierResult, type ClassifierDataSets,
 } from './train-classifier.js';
+export {
+  TorchScriptNetwork, TorchScriptSubmodule, inspectTorchFile,
+  type TorchScriptLoadOptions, type TorchScriptDescription, type TorchFileInfo,
+} from './torchscript.js';
