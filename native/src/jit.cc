@@ -31,13 +31,14 @@ namespace {
 // specialised on what it saw (shapes, dtypes, and whether inputs require grad), guarded by type
 // checks; a call that fails a guard runs a fallback that is itself profiled and specialised, up
 // to the bailout depth. Bastion alternates no-grad predictions and with-grad attack steps, on
-// batches of changing size (last batch, per-epsilon subsets), which is the worst case for it: the
-// specialisations keep changing, autodiff subgraphs replace ATen's own backward formulas, and a
-// CPU classifier gains nothing (no fuser runs on CPU by default; conv/linear/BN are single ATen
+// batches of changing size (last batch, per-epsilon subsets), which is the worst case for it:
+// each new combination fails a guard and profiles and compiles another fallback until the bailout
+// depth is spent, autodiff subgraphs replace ATen's own backward formulas, and a CPU classifier
+// gains nothing (no fuser runs on CPU by default; conv/linear/BN are single ATen
 // kernels either way). With the optimizer off (GraphOptimizerEnabledGuard(false)), the executor
 // builds one unspecialised plan per method once (its fallback_plan_) and reuses it for every call,
 // grad or not; autograd records each ATen op exactly as in eager PyTorch, so gradients (and double
-// backward) match torch.autograd on the eager model.
+// backward, checked with createGraph) match torch.autograd on the eager model.
 //
 // Measured (simple CNN of 2 conv+BN+ReLU+pool blocks and a linear head, scripted and traced;
 // 2 threads; 160 pairs of a no-grad forward and a forward + input gradient, batch sizes cycling
