@@ -158,6 +158,20 @@ describe('TorchScriptNetwork', { skip: skipReason ?? false }, () => {
     });
   }
 
+  it('supports double backward (a gradient penalty through the TorchScript graph)', () => {
+    const net = TorchScriptNetwork.load(join(dir, 'script.pt'));
+    try {
+      scope(() => {
+        const x = input().requiresGrad_(true);
+        const [g] = grad(F.crossEntropy(net.forward(x), labels()), x, { createGraph: true });
+        const [gg] = grad(g!.square().sum(), x);
+        assert.ok(gg!.abs().sum().item() > 0, 'second-order gradient is zero');
+      });
+    } finally {
+      net.dispose();
+    }
+  });
+
   it('switches the TorchScript module between train and eval (BatchNorm batch statistics)', () => {
     const net = TorchScriptNetwork.load(join(dir, 'script.pt'));
     try {
