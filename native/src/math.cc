@@ -62,6 +62,12 @@ TENSOR_BINARY(BitwiseXor, bitwise_xor, "bitwiseXor")
 TENSOR_BINARY(BitwiseLeftShift, bitwise_left_shift, "bitwiseLeftShift")
 TENSOR_BINARY(BitwiseRightShift, bitwise_right_shift, "bitwiseRightShift")
 
+// einsum(equation, tensors)
+Napi::Value Einsum(const Napi::CallbackInfo& info) {
+  return Wrap(info.Env(), at::einsum(ToString(info[0], "einsum equation"), ToTensorList(info[1], "einsum operands")));
+}
+Napi::Value Det(const Napi::CallbackInfo& info) { A0("det"); return Wrap(info.Env(), at::linalg_det(a)); }
+
 // divRounding(a, b, mode: 'trunc' | 'floor'): division rounded toward zero or down.
 Napi::Value DivRounding(const Napi::CallbackInfo& info) {
   A0("divRounding");
@@ -431,6 +437,8 @@ void RegisterMath(Napi::Env env, Napi::Object exports) {
   BASTION_EXPORT(exports, "bitwiseRightShift", BitwiseRightShift);
   BASTION_EXPORT(exports, "divRounding", DivRounding);
   BASTION_EXPORT(exports, "prod", Prod);
+  BASTION_EXPORT(exports, "einsum", Einsum);
+  BASTION_EXPORT(exports, "det", Det);
   BASTION_EXPORT(exports, "add_", Add_);
   BASTION_EXPORT(exports, "sub_", Sub_);
   BASTION_EXPORT(exports, "mul_", Mul_);

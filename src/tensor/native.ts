@@ -126,6 +126,8 @@ export interface NativeAddon {
   bitwiseRightShift(a: H, b: H): H;
   divRounding(a: H, b: TensorOrScalar, mode: 'trunc' | 'floor'): H;
   prod(a: H, dim: Opt<number>, keepdim: boolean, dtype: Opt<string>): H;
+  einsum(equation: string, operands: H[]): H;
+  det(a: H): H;
   add_(a: H, b: TensorOrScalar, alpha: Opt<number>): void;
   sub_(a: H, b: TensorOrScalar, alpha: Opt<number>): void;
   mul_(a: H, b: TensorOrScalar): void;
