@@ -6,13 +6,15 @@
 #   libopenblas0-openmp   BLAS for libtorch's dense layers (the reference BLAS is ~20x slower)
 #   dataset-fashion-mnist Fashion-MNIST, one of the papers' data sets
 #   python3-torch         PyTorch, for the side-by-side benchmarks and the interop tests
+#   python3-torchvision   torchvision classifiers, exported to ONNX/TorchScript by the import tests
+#   libonnx-testdata      ONNX's own backend test data (the ONNX conformance test)
 #   chromium              headless browser for the dashboard test
 #
 # Set BASTION_SKIP_APT=1 to skip the package step (e.g. when using LIBTORCH=/path).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(libtorch-dev libopenblas0-openmp dataset-fashion-mnist python3-torch chromium g++ make python3)
+packages=(libtorch-dev libopenblas0-openmp dataset-fashion-mnist python3-torch python3-torchvision libonnx-testdata chromium g++ make python3)
 if [ "${BASTION_SKIP_APT:-0}" != "1" ]; then
   missing=()
   for p in "${packages[@]}"; do
@@ -29,7 +31,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node (dev only, the reference in the import tests) must not fetch its CUDA build from
+  # outside the npm registry (.npmrc says the same to plain `npm ci`).
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
 fi
 echo "setup: building the native addon and the TypeScript"
 npm run --silent build:native >/dev/null

@@ -155,14 +155,14 @@ export class ImportedClassifier extends Classifier {
   }
 }
 
+/** Which graph output holds the scores (ONNX); TorchScript networks return the chosen output themselves. */
 function outputIndexOf(network: ForeignNetwork, output: string | number): number {
-  if (typeof output === 'number') return output;
-  if (network instanceof OnnxNetwork) {
-    const index = network.outputs.findIndex((o) => o.name === output);
-    if (index < 0) throw new BastionError(`${network.model.file}: no graph output named '${output}'`, { hint: `outputs: ${network.outputs.map((o) => o.name).join(', ')}` });
-    return index;
+  if (!(network instanceof OnnxNetwork)) return 0;
+  const index = typeof output === 'number' ? output : network.outputs.findIndex((o) => o.name === output);
+  if (index < 0 || index >= network.outputs.length) {
+    throw new BastionError(`${network.model.file}: no graph output ${typeof output === 'number' ? `#${output}` : `named '${output}'`}`, { hint: `choose --output from ${network.outputs.map((o, i) => `${i} (${o.name})`).join(', ')}` });
   }
-  throw new BastionError(`TorchScript outputs are chosen by index, got '${output}'`, { hint: 'use --output 0, 1, ...' });
+  return index;
 }
 
 function positive(value: number | null | undefined): number | null {
@@ -178,8 +178,12 @@ export async function importClassifier(file: string, options: ImportOptions = {}
       hint: 'export the model with torch.onnx.export (.onnx) or torch.jit.trace/script + save (.pt)',
     });
   }
-  // TorchScript support is loaded only when a TorchScript file is imported.
-  const network: ForeignNetwork = format === 'onnx' ? OnnxNetwork.fromFile(file) : await (await import('./torchscript.js')).TorchScriptNetwork.load(file);
+  // TorchScript support is loaded only when a TorchScript file is imported; it picks its output at load.
+  let output = options.output;
+  if (typeof output === 'string' && /^\d+$/.test(output)) output = Number(output);
+  const network: ForeignNetwork = format === 'onnx'
+    ? OnnxNetwork.fromFile(file)
+    : (await import('./torchscript.js')).TorchScriptNetwork.load(file, typeof output === 'number' ? { outputIndex: output } : output === undefined ? {} : { outputKey: output });
   try {
     network.eval();
     return decide(network, format, file, options);
@@ -250,7 +254,7 @@ function decide(network: ForeignNetwork, format: ImportFormat, file: string, opt
   }
 
   // A probe batch: the number of classes, the 4-D activations and, for TorchScript, whether the scores look like probabilities.
-  const probe = probeNetwork(network, layout, channels, height, width, typeof output === 'number' ? output : null, output);
+  const probe = probeNetwork(network, layout, channels, height, width, outputIndexOf(network, output));
   if (options.outputKind === undefined || options.outputKind === 'auto') {
     if (outputKind === 'logits' && probe.looksLikeProbabilities) outputKind = 'probabilities';
   }
@@ -282,7 +286,7 @@ interface Probe {
  * spatial position computed before the first activation of rank 2 or less (global pooling /
  * flattening), the layer Grad-CAM's paper reads.
  */
-function probeNetwork(network: ForeignNetwork, layout: 'nchw' | 'nhwc', c: number, h: number, w: number, outputIndex: number | null, output: string | number): Probe {
+function probeNetwork(network: ForeignNetwork, layout: 'nchw' | 'nhwc', c: number, h: number, w: number, outputIndex: number): Probe {
   return noGrad(() => scope(() => {
     const pixels = rand([2, c, h, w]);
     const input = layout === 'nhwc' ? pixels.permute(0, 2, 3, 1).contiguous() : pixels;
@@ -303,8 +307,7 @@ function probeNetwork(network: ForeignNetwork, layout: 'nchw' | 'nhwc', c: numbe
           reducedSeen = true;
         }
       }
-      const index = outputIndex ?? network.outputs.findIndex((o) => o.name === output);
-      scores = outputs[index < 0 ? 0 : index]!;
+      scores = outputs[outputIndex]!;
     } else {
       scores = network.forward(input);
     }

@@ -58,7 +58,8 @@ function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>
 
 /** Logits and the input gradient of the summed cross-entropy, from Bastion. */
 async function bastionLogitsAndGradient(file: string, name: string): Promise<{ logits: number[]; gradient: number[] }> {
-  const model = await importClassifier(file);
+  // TorchScript files record no input size: give it, as a user does with --input-size.
+  const model = await importClassifier(file, file.endsWith('.pt') ? { channels: 3, height: SIZE, width: SIZE } : {});
   try {
     const batch = exported[name]!.batch ?? 2;
     const pixels = readFloats(join(dir, `${name}.input.bin`));
