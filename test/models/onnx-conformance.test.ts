@@ -5,6 +5,10 @@
  * for float32/float64 (1e-3 for float16, 1e-2 for bfloat16, whose precision is coarser), exactly
  * for integers and booleans, with NaN where the reference has NaN.
  *
+ * A second test checks gradients: for a set of differentiable node tests (activations, math
+ * functions, reductions, softmax, losses) run in float64, libtorch's autograd through the imported
+ * graph must agree with central finite differences.
+ *
  * Tests using an op without a kernel, or a dtype Bastion lacks (strings, uint16/32/64, complex,
  * sequences), are counted as skipped by op/dtype; a few tests that are not reproducible by design
  * are listed in EXCLUDED with the reason. Everything else must pass. Set
@@ -14,7 +18,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { scope, type Tensor } from '../../src/tensor/index.js';
+import { grad, scope, tensor, type Tensor } from '../../src/tensor/index.js';
 import { readOnnxModel, readOnnxTensor, type OnnxGraph, type OnnxModel, type OnnxTensorData } from '../../src/io/onnx.js';
 import { findKernel } from '../../src/models/onnx/registry.js';
 import { OnnxNetwork } from '../../src/models/onnx/graph.js';
@@ -258,4 +262,77 @@ test('ONNX backend test data: every supported test matches the reference outputs
   const lines = summary.failures.map((f) => `  ${f.test}: ${f.reason}${f.maxError === undefined ? '' : ` (max error ${f.maxError.toPrecision(3)})`}`);
   assert.equal(summary.failed, 0, `${summary.failed} supported ONNX tests failed:\n${lines.join('\n')}`);
   assert.ok(summary.passed > 0, 'no ONNX test ran');
+});
+
+/** Node tests whose first input is differentiated (ops with kinks are sampled away from them). */
+const GRADIENT_TESTS = [
+  'acos', 'asin', 'atan', 'acosh', 'asinh', 'atanh', 'sin', 'cos', 'tan', 'sinh', 'cosh', 'erf', 'exp', 'log', 'sqrt',
+  'reciprocal', 'pow', 'pow_bcast_array', 'celu', 'elu', 'selu', 'hardsigmoid', 'hardswish', 'leakyrelu', 'softplus',
+  'softsign', 'sigmoid', 'tanh', 'thresholdedrelu', 'prelu_broadcast', 'clip', 'cumsum_2d_axis_1', 'cumsum_1d_reverse_exclusive',
+  'reduce_l2_keep_dims_random', 'reduce_log_sum_exp_keepdims_random', 'reduce_prod_keepdims_random', 'reduce_mean_keepdims_random',
+  'softmax_axis_1', 'logsoftmax_axis_0', 'sce_mean_weight', 'nllloss_NCd1_weight', 'einsum_batch_matmul', 'mvn',
+  'reversesequence_time',
+];
+
+test('ONNX import: autograd through element-wise, reduction and loss kernels matches finite differences', (t) => {
+  const root = join(DATA, 'node');
+  if (!existsSync(root)) {
+    t.skip(`${root} is missing`);
+    return;
+  }
+  const problems: string[] = [];
+  let checked = 0;
+  for (const name of GRADIENT_TESTS) {
+    const dir = join(root, `test_${name}`);
+    if (!existsSync(dir)) continue;
+    const network = OnnxNetwork.fromFile(join(dir, 'model.onnx'));
+    try {
+      const data = listPb(join(dir, 'test_data_set_0'), 'input_').map(readOnnxTensor);
+      const isFloat = (d: OnnxTensorData): boolean => d.elementType.startsWith('float') || d.elementType === 'bfloat16';
+      const base = Float64Array.from(numbersOf(data[0]!.values));
+      const others = data.slice(1).map((d) => (isFloat(d) ? tensor(numbersOf(d.values), { shape: d.dims, dtype: 'float64' }).keep() : tensorFromOnnx(d, { keep: true })));
+      // A fixed, uneven weighting of the outputs, so that e.g. softmax's gradient is not zero.
+      const loss = (x: Tensor): Tensor => {
+        const out = network.run([x, ...others]).outputs[0]!;
+        const n = out.numel;
+        const w = tensor(Float64Array.from({ length: n }, (_, i) => Math.sin(i + 1) + 0.5), { shape: out.shape });
+        return out.to('float64').mul(w).sum();
+      };
+      const value = (values: Float64Array): number => scope(() => loss(tensor(values, { shape: data[0]!.dims })).item());
+      const analytic = scope(() => {
+        const x = tensor(base, { shape: data[0]!.dims }).requiresGrad_(true);
+        return Float64Array.from(grad(loss(x), x)[0]!.toArray() as Float64Array);
+      });
+      const h = 1e-6;
+      const step = Math.max(1, Math.floor(base.length / 24));
+      for (let i = 0; i < base.length; i += step) {
+        const at = (delta: number): number => {
+          const v = Float64Array.from(base);
+          v[i] = v[i]! + delta;
+          return value(v);
+        };
+        const f0 = value(base);
+        const [plus, minus] = [at(h), at(-h)];
+        const [forward, backward] = [(plus - f0) / h, (f0 - minus) / h];
+        // Skip points outside the domain (e.g. a negative base to a fractional power) ...
+        if (!Number.isFinite(plus) || !Number.isFinite(minus) || !Number.isFinite(f0)) continue;
+        // ... and points at a kink (relu-like ops, clip bounds): one-sided slopes disagree there.
+        if (Math.abs(forward - backward) > 1e-3 * (1 + Math.abs(forward))) continue;
+        const numeric = (plus - minus) / (2 * h);
+        checked++;
+        if (!(Math.abs(analytic[i]! - numeric) <= 1e-4 * Math.abs(numeric) + 1e-5)) {
+          problems.push(`${name}[${i}]: autograd ${analytic[i]}, finite differences ${numeric}`);
+          break;
+        }
+      }
+      for (const o of others) o.dispose();
+    } catch (error) {
+      problems.push(`${name}: ${error instanceof Error ? error.message.split('\n')[0]! : String(error)}`);
+    } finally {
+      network.dispose();
+    }
+  }
+  console.log(`autograd checked at ${checked} input entries of ${GRADIENT_TESTS.length} node tests`);
+  assert.ok(checked > 200, `only ${checked} gradient entries checked`);
+  assert.deepEqual(problems, []);
 });
