@@ -35,6 +35,15 @@ Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
                                          ToIntList(info[3], "maxPool2d padding"), ToIntList(info[4], "maxPool2d dilation"),
                                          ToBool(info[5], "maxPool2d ceilMode")));
 }
+// maxPool2dWithIndices(x, kernel, stride, padding, dilation, ceilMode) -> [values, indices]
+// (indices flat over each channel's H*W plane, as libtorch gives them)
+Napi::Value MaxPool2dWithIndices(const Napi::CallbackInfo& info) {
+  A0("maxPool2dWithIndices");
+  auto r = at::max_pool2d_with_indices(a, ToIntList(info[1], "maxPool2dWithIndices kernel"), ToIntList(info[2], "maxPool2dWithIndices stride"),
+                                       ToIntList(info[3], "maxPool2dWithIndices padding"), ToIntList(info[4], "maxPool2dWithIndices dilation"),
+                                       ToBool(info[5], "maxPool2dWithIndices ceilMode"));
+  return WrapList(info.Env(), {std::get<0>(r), std::get<1>(r)});
+}
 // avgPool2d(x, kernel, stride, padding, ceilMode, countIncludePad)
 Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
   A0("avgPool2d");
@@ -178,6 +187,7 @@ void RegisterNN(Napi::Env env, Napi::Object exports) {
   BASTION_EXPORT(exports, "convTranspose2d", ConvTranspose2d);
   BASTION_EXPORT(exports, "linear", Linear);
   BASTION_EXPORT(exports, "maxPool2d", MaxPool2d);
+  BASTION_EXPORT(exports, "maxPool2dWithIndices", MaxPool2dWithIndices);
   BASTION_EXPORT(exports, "avgPool2d", AvgPool2d);
   BASTION_EXPORT(exports, "adaptiveAvgPool2d", AdaptiveAvgPool2d);
   BASTION_EXPORT(exports, "batchNorm", BatchNorm);

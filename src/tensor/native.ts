@@ -204,6 +204,7 @@ export interface NativeAddon {
   convTranspose2d(x: H, w: H, b: Opt<H>, stride: readonly number[], padding: readonly number[], outputPadding: readonly number[], groups: number, dilation: readonly number[]): H;
   linear(x: H, w: H, b: Opt<H>): H;
   maxPool2d(x: H, kernel: readonly number[], stride: readonly number[], padding: readonly number[], dilation: readonly number[], ceilMode: boolean): H;
+  maxPool2dWithIndices(x: H, kernel: readonly number[], stride: readonly number[], padding: readonly number[], dilation: readonly number[], ceilMode: boolean): [H, H];
   avgPool2d(x: H, kernel: readonly number[], stride: readonly number[], padding: readonly number[], ceilMode: boolean, countIncludePad: boolean): H;
   adaptiveAvgPool2d(x: H, outputSize: readonly number[]): H;
   batchNorm(x: H, weight: Opt<H>, bias: Opt<H>, runningMean: Opt<H>, runningVar: Opt<H>, training: boolean, momentum: number, eps: number): H;
