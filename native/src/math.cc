@@ -310,6 +310,12 @@ Napi::Value Sort(const Napi::CallbackInfo& info) {
   auto r = at::sort(a, ToInt(info[1], "sort dim"), ToBool(info[2], "sort descending"));
   return WrapList(info.Env(), {std::get<0>(r), std::get<1>(r)});
 }
+// sortStable(a, dim, descending) -> [values, indices]: equal elements keep their order.
+Napi::Value SortStable(const Napi::CallbackInfo& info) {
+  A0("sortStable");
+  auto r = at::sort(a, c10::optional<bool>(true), ToInt(info[1], "sortStable dim"), ToBool(info[2], "sortStable descending"));
+  return WrapList(info.Env(), {std::get<0>(r), std::get<1>(r)});
+}
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   A0("softmax");
   return Wrap(info.Env(), at::softmax(a, ToInt(info[1], "softmax dim")));
@@ -478,6 +484,7 @@ void RegisterMath(Napi::Env env, Napi::Object exports) {
   BASTION_EXPORT(exports, "cumsum", Cumsum);
   BASTION_EXPORT(exports, "topk", Topk);
   BASTION_EXPORT(exports, "sort", Sort);
+  BASTION_EXPORT(exports, "sortStable", SortStable);
   BASTION_EXPORT(exports, "softmax", Softmax);
   BASTION_EXPORT(exports, "logSoftmax", LogSoftmax);
   BASTION_EXPORT(exports, "gather", Gather);

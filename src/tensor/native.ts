@@ -167,6 +167,7 @@ export interface NativeAddon {
   cumsum(a: H, dim: number): H;
   topk(a: H, k: number, dim: number, largest: boolean, sorted: boolean): [H, H];
   sort(a: H, dim: number, descending: boolean): [H, H];
+  sortStable(a: H, dim: number, descending: boolean): [H, H];
   softmax(a: H, dim: number): H;
   logSoftmax(a: H, dim: number): H;
   gather(a: H, dim: number, index: H): H;

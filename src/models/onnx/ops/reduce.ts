@@ -6,6 +6,8 @@
  * requires the output type to equal the input type.
  */
 import { cat, zeros, type DType, type Tensor } from '../../../tensor/index.js';
+import { native } from '../../../tensor/native.js';
+import { fromHandle } from '../../../tensor/tensor.js';
 import { defineOp, type OnnxKernel, type OnnxOpContext } from '../registry.js';
 import { alias, isFloat, normAxis } from './elementwise.js';
 
@@ -119,20 +121,23 @@ softmaxFamily('LogSoftmax', (x, dim) => x.logSoftmax(dim));
 softmaxFamily('Hardmax', hardmax);
 
 // ---- TopK -------------------------------------------------------------------------------------
-function topk(ctx: OnnxOpContext, k: number, largest: boolean, sorted: boolean): Tensor[] {
+function topk(ctx: OnnxOpContext, k: number, largest: boolean): Tensor[] {
   const x = ctx.input(0);
   const axis = normAxis(ctx, ctx.attrInt('axis', -1), x.ndim);
   const n = x.shape[axis]!;
   if (!Number.isInteger(k) || k < 0 || k > n) throw ctx.fail(`has k = ${k}, but axis ${axis} holds ${n} elements`);
-  const { values, indices } = x.topk(k, axis, largest, sorted);
-  return [values, indices];
+  // A stable sort, so that of equal values the one with the lower index comes first, as ONNX
+  // requires (libtorch's topk leaves the order of ties open). Always sorted: the attribute
+  // sorted = 0 allows any order, so sorted output conforms too.
+  const [values, indices] = native.sortStable(x.handle, axis, largest).map(fromHandle) as [Tensor, Tensor];
+  return [values.narrow(axis, 0, k), indices.narrow(axis, 0, k)];
 }
 defineOp({
   opType: 'TopK',
   versions: {
-    1: (ctx) => topk(ctx, ctx.attrInt('k'), true, true),
-    10: (ctx) => topk(ctx, kInput(ctx), true, true),
-    11: (ctx) => topk(ctx, kInput(ctx), ctx.attrInt('largest', 1) === 1, ctx.attrInt('sorted', 1) === 1),
+    1: (ctx) => topk(ctx, ctx.attrInt('k'), true),
+    10: (ctx) => topk(ctx, kInput(ctx), true),
+    11: (ctx) => topk(ctx, kInput(ctx), ctx.attrInt('largest', 1) === 1),
   },
   constantInputs: [1],
 });
