@@ -19,8 +19,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { grad, scope, tensor, type Tensor } from '../../src/tensor/index.js';
-import { readOnnxModel, readOnnxTensor, type OnnxGraph, type OnnxModel, type OnnxTensorData } from '../../src/io/onnx.js';
-import { findKernel } from '../../src/models/onnx/registry.js';
+import { readOnnxModel, readOnnxTensor, type OnnxAttributeValue, type OnnxGraph, type OnnxModel, type OnnxTensorData } from '../../src/io/onnx.js';
+import { findKernel, type OnnxOpContext } from '../../src/models/onnx/registry.js';
+import { BastionError } from '../../src/util/errors.js';
 import { OnnxNetwork } from '../../src/models/onnx/graph.js';
 import { dtypeOfOnnx, tensorFromOnnx } from '../../src/models/onnx/tensors.js';
 
@@ -335,4 +336,107 @@ test('ONNX import: autograd through element-wise, reduction and loss kernels mat
   console.log(`autograd checked at ${checked} input entries of ${GRADIENT_TESTS.length} node tests`);
   assert.ok(checked > 200, `only ${checked} gradient entries checked`);
   assert.deepEqual(problems, []);
+});
+
+/** A minimal {@link OnnxOpContext} for calling a kernel directly on tensors. */
+function fakeContext(opType: string, opset: number, inputs: Tensor[], attrs: Record<string, number | string | number[]>, outputs: string[], training: boolean): OnnxOpContext {
+  const attribute = (name: string): OnnxAttributeValue | undefined => {
+    const v = attrs[name];
+    if (v === undefined) return undefined;
+    if (typeof v === 'string') return { type: 'string', value: v };
+    if (Array.isArray(v)) return { type: 'ints', value: v };
+    return Number.isInteger(v) ? { type: 'int', value: v } : { type: 'float', value: v };
+  };
+  const fail = (problem: string): BastionError => new BastionError(`${opType}: ${problem}`);
+  const value = <T>(name: string, fallback: T | undefined): T => {
+    const v = attrs[name];
+    if (v !== undefined) return v as T;
+    if (fallback === undefined) throw fail(`needs attribute ${name}`);
+    return fallback;
+  };
+  return {
+    node: { name: opType, opType, domain: '', inputs: inputs.map((_, i) => `in${i}`), outputs, attributes: new Map(Object.keys(attrs).map((k) => [k, attribute(k)!])) },
+    opset,
+    training,
+    inputCount: inputs.length,
+    input: (i) => inputs[i] ?? (() => { throw fail(`input ${i} missing`); })(),
+    optionalInput: (i) => inputs[i] ?? null,
+    inputInts: (i) => inputs[i]?.toNumbers() ?? null,
+    inputFloats: (i) => inputs[i]?.toNumbers() ?? null,
+    has: (name) => name in attrs,
+    attrInt: (name, fallback) => value(name, fallback),
+    attrInts: (name, fallback) => [...value<readonly number[]>(name, fallback)],
+    attrFloat: (name, fallback) => value(name, fallback),
+    attrFloats: (name, fallback) => [...value<readonly number[]>(name, fallback)],
+    attrString: (name, fallback) => value(name, fallback),
+    attrStrings: (name, fallback) => [...value<readonly string[]>(name, fallback)],
+    attrTensor: () => { throw fail('no tensor attributes here'); },
+    attrGraph: () => { throw fail('no graph attributes here'); },
+    attr: attribute,
+    fail,
+  };
+}
+
+/** Runs one kernel directly; returns its outputs as plain numbers. */
+function runKernel(opType: string, opset: number, inputs: Tensor[], attrs: Record<string, number | string | number[]> = {}, options: { outputs?: string[]; training?: boolean } = {}): Tensor[] {
+  const kernel = findKernel('', opType, opset);
+  assert.ok(kernel, `${opType} at opset ${opset} has no kernel`);
+  const result = kernel(fakeContext(opType, opset, inputs, attrs, options.outputs ?? ['y'], options.training ?? false));
+  return Array.isArray(result) ? result : [result];
+}
+
+test('ONNX kernels the test data does not cover: Gelu, Mish, bitwise ops, integer Div/Mod, TopK ties, Dropout', () => {
+  scope(() => {
+    const xs = [-3, -1, -0.5, 0, 0.5, 1, 3];
+    const x = tensor(xs, { dtype: 'float64' });
+    const erf = (z: number): number => {
+      let sum = 0;
+      let term = z;
+      for (let n = 0; n < 80; n++) {
+        sum += term / (2 * n + 1);
+        term *= (-z * z) / (n + 1);
+      }
+      return (2 / Math.sqrt(Math.PI)) * sum;
+    };
+    const close = (actual: number[], expected: number[], what: string): void => {
+      actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]!) <= 1e-9 + 1e-9 * Math.abs(expected[i]!), `${what}[${i}]: ${a} vs ${expected[i]}`));
+    };
+    close(runKernel('Gelu', 20, [x])[0]!.toNumbers(), xs.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2))), 'Gelu');
+    close(
+      runKernel('Gelu', 20, [x], { approximate: 'tanh' })[0]!.toNumbers(),
+      xs.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))),
+      'Gelu tanh',
+    );
+    close(runKernel('Mish', 18, [x])[0]!.toNumbers(), xs.map((v) => v * Math.tanh(Math.log1p(Math.exp(v)))), 'Mish');
+    const a = tensor([12, 10, 255], { dtype: 'uint8' });
+    const b = tensor([10, 6, 1], { dtype: 'uint8' });
+    assert.deepEqual(runKernel('BitwiseAnd', 18, [a, b])[0]!.toNumbers(), [8, 2, 1]);
+    assert.deepEqual(runKernel('BitwiseOr', 18, [a, b])[0]!.toNumbers(), [14, 14, 255]);
+    assert.deepEqual(runKernel('BitwiseXor', 18, [a, b])[0]!.toNumbers(), [6, 12, 254]);
+    assert.deepEqual(runKernel('BitwiseNot', 18, [a])[0]!.toNumbers(), [243, 245, 0]);
+    // Integer division truncates toward zero (C, onnxruntime); Mod follows the divisor's sign unless fmod=1.
+    const p = tensor([-7, 7, -7, 7], { dtype: 'int32' });
+    const q = tensor([2, -2, -2, 2], { dtype: 'int32' });
+    const div = runKernel('Div', 14, [p, q])[0]!;
+    assert.equal(div.dtype, 'int32');
+    assert.deepEqual(div.toNumbers(), [-3, -3, 3, 3]);
+    assert.deepEqual(runKernel('Mod', 13, [p, q])[0]!.toNumbers(), [1, -1, -1, 1]);
+    assert.deepEqual(runKernel('Mod', 13, [p, q], { fmod: 1 })[0]!.toNumbers(), [-1, 1, -1, 1]);
+    // TopK: of equal values the lower index comes first, for largest and smallest.
+    const ties = tensor([[1, 3, 3, 3, 2, 1]]);
+    const k = tensor([2], { dtype: 'int64' });
+    assert.deepEqual(runKernel('TopK', 11, [ties, k], {}, { outputs: ['v', 'i'] })[1]!.toNumbers(), [1, 2]);
+    assert.deepEqual(runKernel('TopK', 11, [ties, k], { largest: 0 }, { outputs: ['v', 'i'] })[1]!.toNumbers(), [0, 5]);
+    // Dropout: identity with an all-true mask in inference; in training it keeps ~(1 - ratio) and rescales.
+    const ones = tensor(new Float32Array(20000).fill(1));
+    const ratio = tensor([0.25]);
+    const [same, mask] = runKernel('Dropout', 13, [x, ratio], {}, { outputs: ['y', 'mask'] });
+    assert.deepEqual(same!.toNumbers(), x.toNumbers());
+    assert.equal(mask!.dtype, 'bool');
+    assert.ok(mask!.all());
+    const [dropped, kept] = runKernel('Dropout', 13, [ones, ratio], {}, { outputs: ['y', 'mask'], training: true });
+    const keptFraction = kept!.to('float32').mean().item();
+    assert.ok(Math.abs(keptFraction - 0.75) < 0.02, `kept ${keptFraction}`);
+    assert.ok(Math.abs(dropped!.mean().item() - 1) < 0.03);
+  });
 });
