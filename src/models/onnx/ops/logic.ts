@@ -1,9 +1,9 @@
 /**
  * Other generic ONNX operators: the losses NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss,
- * Einsum, Det, Shrink, EyeLike, Compress, ReverseSequence, MeanVarianceNormalization and the
- * window functions (Hann, Hamming, Blackman).
+ * Einsum, Det, Shrink, EyeLike, Compress, ReverseSequence, MeanVarianceNormalization, the
+ * window functions (Hann, Hamming, Blackman) and linear (de)quantization.
  */
-import { arange, where, type DType, type Tensor } from '../../../tensor/index.js';
+import { arange, where, zeros, type DType, type Tensor } from '../../../tensor/index.js';
 import { native } from '../../../tensor/native.js';
 import { fromHandle } from '../../../tensor/tensor.js';
 import { defineOp, type OnnxOpContext } from '../registry.js';
@@ -181,3 +181,70 @@ function windowOp(opType: string, coefficients: readonly number[]): void {
 windowOp('HannWindow', [0.5, 0.5]);
 windowOp('HammingWindow', [25 / 46, 21 / 46]);
 windowOp('BlackmanWindow', [0.42, 0.5, 0.08]);
+
+// ---- linear quantization (per tensor, or per axis with a 1-D scale) -----------------------------
+/** The saturation range of a quantized dtype. */
+function quantRange(ctx: OnnxOpContext, dtype: DType): [number, number] {
+  if (dtype === 'uint8') return [0, 255];
+  if (dtype === 'int8') return [-128, 127];
+  if (dtype === 'int32') return [-2147483648, 2147483647];
+  throw ctx.fail(`quantizes to ${dtype}; expected uint8, int8 or int32`);
+}
+
+/** A 1-D per-axis parameter shaped to broadcast along `axis` of `x` (scalars as they are). */
+function alongAxis(ctx: OnnxOpContext, p: Tensor, x: Tensor): Tensor {
+  if (p.ndim === 0 || p.numel === 1) return p.reshape([]);
+  const axis = normAxis(ctx, ctx.attrInt('axis', 1), x.ndim);
+  if (p.ndim !== 1 || p.shape[0] !== x.shape[axis]) throw ctx.fail(`has a scale/zero point of shape [${p.shape.join(',')}] for axis ${axis} of [${x.shape.join(',')}]`);
+  return p.reshape(x.shape.map((d, i) => (i === axis ? d : 1)));
+}
+
+/** round(x / scale) + zero point, rounded half to even and saturated to `dtype`. */
+function quantize(ctx: OnnxOpContext, x: Tensor, scale: Tensor, zeroPoint: Tensor | null, dtype: DType): Tensor {
+  const [lo, hi] = quantRange(ctx, dtype);
+  let q = x.div(scale).round();
+  if (zeroPoint) q = q.add(zeroPoint.to(q.dtype));
+  return q.clamp(lo, hi).to(dtype);
+}
+
+defineOp({
+  opType: 'QuantizeLinear',
+  versions: {
+    10: (ctx) => {
+      const x = ctx.input(0);
+      const scale = alongAxis(ctx, ctx.input(1), x);
+      const zp = ctx.optionalInput(2);
+      return quantize(ctx, x, scale, zp ? alongAxis(ctx, zp, x) : null, zp?.dtype ?? 'uint8');
+    },
+  },
+});
+defineOp({
+  opType: 'DequantizeLinear',
+  versions: {
+    10: (ctx) => {
+      const x = ctx.input(0);
+      const scale = alongAxis(ctx, ctx.input(1), x);
+      const zp = ctx.optionalInput(2);
+      let v = x.to(scale.dtype);
+      if (zp) v = v.sub(alongAxis(ctx, zp, x).to(scale.dtype));
+      return v.mul(scale);
+    },
+  },
+});
+defineOp({
+  opType: 'DynamicQuantizeLinear',
+  versions: {
+    11: (ctx) => {
+      const x = ctx.input(0);
+      if (x.dtype !== 'float32') throw ctx.fail(`takes float32 input, got ${x.dtype}`);
+      // As the spec: the range always includes 0; uint8 output.
+      const zero = zeros([], { dtype: 'float32' });
+      const xMin = x.min().minimum(zero);
+      const xMax = x.max().maximum(zero);
+      const scale = xMax.sub(xMin).div(255);
+      const zeroPoint = xMin.div(scale).rsub(0).round().clamp(0, 255);
+      const y = x.div(scale).round().add(zeroPoint).clamp(0, 255).to('uint8');
+      return [y, scale, zeroPoint.to('uint8')];
+    },
+  },
+});
