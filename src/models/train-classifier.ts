@@ -17,7 +17,8 @@ import {
 import { BastionError } from '../util/errors.js';
 import { loadCheckpointInto } from '../io/checkpoint.js';
 import { Classifier, type Normalization } from './classifier.js';
-import { architecture, createClassifier, modelConfig, saveModel } from './registry.js';
+import { architecture, createClassifier, loadClassifier, modelConfig, saveModel } from './registry.js';
+import type { ImportOptions } from './imported.js';
 
 /** How a classifier is trained. */
 export interface ClassifierRecipe {
@@ -67,9 +68,29 @@ export function defaultRecipe(architectureName: string, data: string): Classifie
   return recipe;
 }
 
+/**
+ * The recipe for fine-tuning an existing classifier (an imported ONNX/TorchScript model or a
+ * trained Bastion model) on `data`: Adam at 1e-4 (a hundredth of training from scratch, so the
+ * learned features move little), a constant schedule, 5 epochs, the data set's augmentation.
+ */
+export function fineTuneRecipe(data: string): ClassifierRecipe {
+  const digits = DIGITS.has(data.toLowerCase());
+  return {
+    epochs: 5, batchSize: 128, optimizer: 'adam', lr: 1e-4, weightDecay: 0, schedule: 'constant',
+    cropPadding: 2, flip: !digits, labelSmoothing: 0, valCount: 5000, model: {},
+  };
+}
+
 /** Options of {@link trainClassifier}. */
 export interface TrainClassifierOptions {
+  /** The zoo architecture to build (a label only, when `from` is given). */
   architecture: string;
+  /**
+   * Fine-tune this classifier instead of building `architecture` afresh: a Bastion model folder,
+   * a `bastion import` folder, or an ONNX / TorchScript file imported with `importOptions`.
+   * Every parameter trains; an imported ONNX graph's BatchNorm statistics stay frozen.
+   */
+  from?: { path: string; importOptions?: ImportOptions };
   /** Data set name (mnist, fashion-mnist, cifar10, afhq, ...) or image-folder path. */
   data: string;
   /** Where the trained model goes (a checkpoint directory). */
@@ -194,7 +215,8 @@ export function recipeForEpochs(recipe: Partial<ClassifierRecipe>, epochs: numbe
 
 /** Trains a zoo classifier end to end and saves it to `options.out` (see the module comment). */
 export async function trainClassifier(options: TrainClassifierOptions): Promise<TrainClassifierResult> {
-  const recipe = { ...defaultRecipe(options.architecture, options.data), ...options.recipe };
+  const defaults = options.from ? fineTuneRecipe(options.data) : defaultRecipe(options.architecture, options.data);
+  const recipe = { ...defaults, ...options.recipe };
   if (recipe.schedule === 'multistep') checkMilestones(recipe);
   const seed = options.seed ?? 0;
   const dataOptions = options.dataOptions ?? {};
@@ -237,10 +259,12 @@ export async function fitClassifierOn(
   const { recipe, seed } = options;
   const [channels, height, width] = sets.train.imageShape;
   const classNames = [...sets.train.classNames];
-  const normalization = pixelStatistics(sets.train);
-  const config = modelConfig(options.architecture, { channels, height, width, numClasses: classNames.length }, { ...recipe.model, normalization });
   manualSeed(seed); // the initial weights depend on the seed only, not on what ran before
-  const model = createClassifier(options.architecture, config);
+  const start = options.from ? await startingClassifier(options.from, sets.train) : null;
+  const normalization = start?.normalization ?? pixelStatistics(sets.train);
+  const config = start?.config ?? modelConfig(options.architecture, { channels, height, width, numClasses: classNames.length }, { ...recipe.model, normalization });
+  const model = start?.model ?? createClassifier(options.architecture, config);
+  model.train();
   let optimizer: Optimizer | null = null;
   try {
     const transforms: BatchTransform[] = [];
@@ -257,7 +281,7 @@ export async function fitClassifierOn(
       ...(options.loss ? { loss: options.loss } : recipe.labelSmoothing > 0 ? { loss: labelSmoothedLoss(recipe.labelSmoothing) } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
       epochs: recipe.epochs, checkpointDir: work, resume: options.resume ?? false, seed,
-      modelInfo: { architecture: architecture(options.architecture).base, config, normalization: { mean: [...normalization.mean], std: [...normalization.std] }, classNames, inputShape: [channels, height, width] },
+      modelInfo: { architecture: start?.architecture ?? architecture(options.architecture).base, config, normalization: { mean: [...normalization.mean], std: [...normalization.std] }, classNames, inputShape: [channels, height, width] },
       label: `${options.architecture} on ${options.data}`,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       progress: options.progress ?? true,
@@ -272,6 +296,7 @@ export async function fitClassifierOn(
         data: options.data, recipe, seed, trainSamples: sets.train.length, valSamples: sets.val?.length ?? 0,
         testAccuracy, testSplit: sets.testSplit, bestEpoch: result.best?.epoch ?? null,
         bestValAccuracy: result.best?.value ?? null, wallSeconds,
+        ...(options.from ? { fineTunedFrom: options.from.path } : {}),
         ...options.trainingInfo,
       },
       seed,
@@ -287,6 +312,24 @@ export async function fitClassifierOn(
     optimizer?.dispose();
     model.dispose();
   }
+}
+
+/**
+ * The classifier a fine-tuning run starts from, checked against the data: same image shape and
+ * number of classes. Its normalisation is its own (imported models: their preprocessing).
+ */
+async function startingClassifier(from: NonNullable<TrainClassifierOptions['from']>, train: Dataset): Promise<{ model: Classifier; config: Record<string, unknown>; architecture: string; normalization: Normalization }> {
+  const { model, meta } = await loadClassifier(from.path, from.importOptions ?? {});
+  const [c, h, w] = train.imageShape;
+  const problem = c !== model.channels || h !== model.height || w !== model.width
+    ? `takes ${model.channels}x${model.height}x${model.width} images, the data has ${c}x${h}x${w}`
+    : model.numClasses !== train.classNames.length ? `scores ${model.numClasses} classes, the data has ${train.classNames.length}` : null;
+  if (problem !== null) {
+    model.dispose();
+    throw new BastionError(`${from.path} ${problem}`, { hint: 'fine-tune on data of the model\'s own input size and classes (see --input-size / --layout for imported files)' });
+  }
+  const normalization = model.normalization ?? { mean: new Array<number>(c).fill(0), std: new Array<number>(c).fill(1) };
+  return { model, config: meta.config, architecture: meta.architecture, normalization: { mean: [...normalization.mean], std: [...normalization.std] } };
 }
 
 /** Cross-entropy with label smoothing, returning the output for the accuracy metric. */

@@ -1,4 +1,10 @@
-/** `bastion train`: trains a classifier of the model zoo on a data set, optionally adversarially (Madry, ALP, TRADES, +AAD). */
+/**
+ * `bastion train`: trains a classifier of the model zoo on a data set, or fine-tunes an existing one
+ * (a Bastion model or an imported ONNX/TorchScript file), optionally adversarially (Madry, ALP, TRADES, +AAD).
+ */
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { IMPORT_OPTIONS, importOptionsFrom } from '../import-options.js';
 import { choiceOption, numberListOption, numberOption, requiredString, stringOption, flag } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../../util/errors.js';
@@ -6,8 +12,8 @@ import type { Paper004Experiment } from '../../eval/aad-config.js';
 
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'Train a classifier of the model zoo (simple-cnn, lenet, vgg16, ...) on a data set',
-  usage: 'train --model NAME --data NAME|DIR --out DIR [--epochs N] [--lr X] [--batch-size N] [--seed N] [--resume]\n' +
+  summary: 'Train a classifier of the model zoo (simple-cnn, lenet, vgg16, ...) on a data set, or fine-tune your own',
+  usage: 'train --model NAME|DIR|FILE --data NAME|DIR --out DIR [--epochs N] [--lr X] [--batch-size N] [--seed N] [--resume]\n' +
     '      [--recipe paper004] [--defense madry|alp|trades --eps X [--attack-steps N] [--step-size S] [--aad [--alpha A] [--beta B]]]',
   description:
     'Trains with the recipe for the architecture and data set (Adam + one-cycle for the small CNNs, SGD for VGG/ResNet; ' +
@@ -19,9 +25,13 @@ export const trainCommand: Command = {
     'our learning-rate decay to a tenth for the last epoch; ResNet-9: Adam 1e-4, batch 100, 200 epochs) and, with ' +
     '--defense, its training attack unless given (LeNet: eps ramped up over the first epoch, attack in bfloat16 ' +
     'where the CPU has AVX512-BF16; see src/eval/aad-config.ts). --epochs keeps a recipe\'s learning-rate decays at ' +
-    'the same fractions of the run.',
+    'the same fractions of the run. ' +
+    'With --model naming a model folder or an ONNX/TorchScript file, that model is fine-tuned instead (Adam 1e-4, constant ' +
+    'schedule, 5 epochs unless --lr/--epochs say otherwise; every weight trains, an imported ONNX graph\'s BatchNorm ' +
+    'statistics stay frozen): with --defense, adversarial fine-tuning of your own model. The result is a model folder like any other.',
   options: {
-    model: { type: 'string', valueName: 'NAME', description: 'architecture (see `bastion models`)' },
+    model: { type: 'string', valueName: 'NAME|DIR|FILE', description: 'architecture (see `bastion models`) to train from scratch, or a model to fine-tune: a Bastion model folder, a `bastion import` folder, or an ONNX (.onnx) / TorchScript (.pt) file (import flags as in `bastion import --help`)' },
+    ...IMPORT_OPTIONS,
     data: { type: 'string', valueName: 'NAME|DIR', description: 'data set name (mnist, fashion-mnist, cifar10, afhq, ...) or image folder' },
     out: { type: 'string', valueName: 'DIR', description: 'where the trained model is saved' },
     epochs: { type: 'string', valueName: 'N', description: 'epochs (default: recipe)' },
@@ -56,15 +66,24 @@ export const trainCommand: Command = {
     'bastion train --model vgg16 --data afhq --image-size 64 --out runs/models/vgg16-afhq',
     'bastion train --model lenet --data mnist --recipe paper004 --defense madry --aad --out runs/models/lenet-madry-aad-mnist',
     'bastion train --model resnet9 --data cifar10 --recipe paper004 --defense alp --aad --out runs/models/resnet9-alp-aad-cifar10',
+    'bastion train --model my-cnn.onnx --data mnist --defense madry --eps 0.3 --epochs 3 --out runs/models/my-cnn-madry   # adversarial fine-tuning of an imported model',
   ],
   async run({ values, print }) {
     const { trainClassifier, recipeForEpochs } = await import('../../models/train-classifier.js');
-    const architectureName = requiredString(values, 'model', 'see `bastion models` for the names');
+    const modelName = requiredString(values, 'model', 'see `bastion models` for the names, or give a model file or folder to fine-tune');
+    const { isImportableFile } = await import('../../models/registry.js');
+    // A file or folder is a model to fine-tune; anything else names a zoo architecture.
+    const fineTune = isImportableFile(modelName) || existsSync(join(modelName, 'model.json'));
+    const architectureName = fineTune ? basename(modelName) : modelName;
+    if (!fineTune) {
+      const stray = Object.keys(IMPORT_OPTIONS).find((k) => values[k] !== undefined);
+      if (stray) throw new UsageError(`--${stray} describes a model file to fine-tune; --model ${modelName} names an architecture`);
+    }
     const data = requiredString(values, 'data');
     const out = requiredString(values, 'out');
     const recipeName = choiceOption(values, 'recipe', ['default', 'paper004'] as const, 'default');
     const experiment = recipeName === 'paper004' ? (await import('../../eval/aad-config.js')).paper004Experiment(data) : null;
-    if (experiment !== null && experiment.architecture !== architectureName) {
+    if (experiment !== null && (fineTune || experiment.architecture !== architectureName)) {
       throw new UsageError(`--recipe paper004 on ${data} is for --model ${experiment.architecture}, not ${architectureName}`);
     }
     let recipe: Record<string, unknown> = { ...experiment?.recipe };
@@ -80,6 +99,7 @@ export const trainCommand: Command = {
     }
     const result = await trainClassifier({
       architecture: architectureName, data, out,
+      ...(fineTune ? { from: { path: modelName, importOptions: importOptionsFrom(values) } } : {}),
       recipe, seed: numberOption(values, 'seed', 0, { min: 0, integer: true }),
       dataOptions: {
         ...(dataDir ? { dataDir } : {}),
