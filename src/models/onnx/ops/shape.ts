@@ -312,15 +312,53 @@ defineOp({
   },
 });
 
+/**
+ * Rows `source[j]` combined into rows `index[j]` of the 2-D `table` by mul, max or min, duplicates
+ * included: the index tuples are read (they are small) and split into rounds in which no row
+ * repeats, each round one gather, one element-wise op and one scatter (all differentiable).
+ */
+function scatterCombine(ctx: OnnxOpContext, table: Tensor, index: Tensor, source: Tensor, reduction: string): Tensor {
+  if (reduction !== 'mul' && reduction !== 'max' && reduction !== 'min') throw ctx.fail(`reduction '${reduction}' is not supported`);
+  const rows = index.toNumbers();
+  const seen = new Map<number, number>();
+  const rounds: number[][] = [];
+  rows.forEach((row, j) => {
+    const k = seen.get(row) ?? 0;
+    seen.set(row, k + 1);
+    (rounds[k] ??= []).push(j);
+  });
+  const width = table.shape[1] as number;
+  let out = table;
+  for (const round of rounds) {
+    const picked = int64Tensor(round);
+    const targets = index.indexSelect(0, picked);
+    const current = out.indexSelect(0, targets);
+    const incoming = source.indexSelect(0, picked);
+    const combined = reduction === 'mul' ? current.mul(incoming) : reduction === 'max' ? current.maximum(incoming) : current.minimum(incoming);
+    out = out.scatter(0, targets.reshape([-1, 1]).expand([round.length, width]), combined);
+  }
+  return out;
+}
+
 function scatterElementsKernel(ctx: OnnxOpContext): Tensor {
   const data = ctx.input(0);
   const axis = normAxis(ctx, ctx.attrInt('axis', 0), data.ndim);
-  const idx = wrapIndices(ctx.input(1), data.shape[axis] as number);
+  const indices = ctx.input(1);
+  const idx = wrapIndices(indices, data.shape[axis] as number);
   const updates = ctx.input(2);
   const reduction = ctx.attrString('reduction', 'none');
   if (reduction === 'none') return data.scatter(axis, idx, updates);
   if (reduction === 'add') return data.scatterAdd(axis, idx, updates);
-  throw ctx.fail(`reduction '${reduction}' is not supported (only 'none' and 'add')`);
+  // Flat positions of the targets: the index along `axis`, the element's own position elsewhere.
+  const strides = data.shape.map((_, d) => product(data.shape.slice(d + 1)));
+  let flat = idx.mul(strides[axis] as number);
+  indices.shape.forEach((size, d) => {
+    if (d === axis) return;
+    const shape = indices.shape.map((_, e) => (e === d ? size : 1));
+    flat = flat.add(arange(0, size).mul(strides[d] as number).reshape(shape));
+  });
+  const out = scatterCombine(ctx, data.reshape([-1, 1]), flat.reshape([-1]), updates.reshape([-1, 1]), reduction);
+  return out.reshape(data.shape);
 }
 
 defineOp({ opType: 'ScatterElements', versions: { 11: scatterElementsKernel } });
@@ -342,7 +380,7 @@ defineOp({
       let out: Tensor;
       if (reduction === 'none') out = table.scatter(0, index, source);
       else if (reduction === 'add') out = table.scatterAdd(0, index, source);
-      else throw ctx.fail(`reduction '${reduction}' is not supported (only 'none' and 'add')`);
+      else out = scatterCombine(ctx, table, flat, source, reduction);
       return out.reshape(data.shape);
     },
   },
