@@ -37,7 +37,7 @@ import { fit, type EpochMetrics, type FitEvent, type LossFunction } from '../tra
 import {
   DataLoader, firstN, gaussianNoise, loadDataset, trainValSplit, applyTransform, type Dataset, type LoadDatasetOptions,
 } from '../data/index.js';
-import { type Classifier, createPurifier, loadClassifier, modelConfig, saveModel, architecture, type Purifier } from '../models/index.js';
+import { type Classifier, createPurifier, loadClassifier, modelConfig, saveModel, architecture, ImportedClassifier, type ImportOptions, type Purifier } from '../models/index.js';
 import { evaluateAccuracy } from '../models/train-classifier.js';
 import { FGSM } from '../attacks/fgsm.js';
 import { PGD } from '../attacks/pgd.js';
@@ -96,8 +96,15 @@ export interface TrainPurifierOptions {
   data: string;
   out: string;
   mode: PurifierTrainingMode;
-  /** Classifier checkpoint: required in adversarial mode; also used to report classifier-after-purifier accuracy. */
+  /**
+   * Classifier: a checkpoint folder, a `bastion import` folder or an ONNX/TorchScript file; required
+   * in adversarial mode; also used to report classifier-after-purifier accuracy.
+   */
   classifier?: string;
+  /** How to import `classifier` when it is an ONNX/TorchScript file (overrides a `bastion import` folder's stored options). */
+  importOptions?: ImportOptions;
+  /** Receives each warning about an imported classifier (e.g. that it outputs probabilities). */
+  onWarning?: (message: string) => void;
   recipe?: Partial<Omit<PurifierRecipe, 'adversarial'>> & { adversarial?: Partial<AdversarialMix> };
   seed?: number;
   dataOptions?: Omit<LoadDatasetOptions, 'split'>;
@@ -194,12 +201,17 @@ export async function trainPurifier(options: TrainPurifierOptions): Promise<Trai
   const baseTrain = await loadDataset(options.data, { ...dataOptions, split: 'train' });
   let fullTrain: Dataset = baseTrain;
   const test = await loadDataset(options.data, { ...dataOptions, split: 'test' });
-  const classifier = options.classifier ? (await loadClassifier(options.classifier)).model : null;
+  const classifier = options.classifier ? (await loadClassifier(options.classifier, options.importOptions ?? {})).model : null;
+  if (classifier instanceof ImportedClassifier) for (const warning of classifier.imported.warnings) options.onWarning?.(warning);
   try {
     if (options.limit !== undefined && options.limit < fullTrain.length) fullTrain = firstN(fullTrain, options.limit);
     const [channels, height, width] = fullTrain.imageShape;
     if (classifier && (classifier.channels !== channels || classifier.height !== height || classifier.width !== width)) {
-      throw new BastionError(`the classifier expects ${classifier.channels}x${classifier.height}x${classifier.width} images but ${options.data} has ${channels}x${height}x${width}`);
+      throw new BastionError(`the classifier expects ${classifier.channels}x${classifier.height}x${classifier.width} images but ${options.data} has ${channels}x${height}x${width}`, {
+        ...(classifier instanceof ImportedClassifier
+          ? { hint: `it is an imported ${classifier.imported.layout.toUpperCase()} model: if its size or layout was decided wrongly, give --input-size ${height}x${width}, --channels ${channels} or --layout` }
+          : {}),
+      });
     }
     const valCount = Math.min(recipe.valCount, Math.floor(fullTrain.length / 5));
     const split = valCount > 0 ? trainValSplit(fullTrain, { valCount, seed }) : null;
@@ -274,6 +286,7 @@ export async function trainPurifier(options: TrainPurifierOptions): Promise<Trai
         history: result.history,
         training: {
           data: options.data, mode: options.mode, recipe, seed, classifier: options.classifier ?? null,
+          ...(options.importOptions && Object.keys(options.importOptions).length > 0 ? { classifierImport: options.importOptions } : {}),
           trainSamples: trainSet.length, testMse, classifierAccuracy, purifiedAccuracy,
           bestEpoch: result.best?.epoch ?? null, wallSeconds: (performance.now() - started) / 1000,
         },

@@ -114,6 +114,8 @@ export interface A3EvaluationOptions {
   reduction?: 'mean' | 'sum';
   /** Divide the adversarial map by its maximum (default true, src/attacks/a3.ts). */
   normalize?: boolean;
+  /** Grad-CAM tap point of the A3 term (default: the classifier's camLayer). */
+  layer?: string;
   batchSize?: number;
   limit?: number;
   seed?: number;
@@ -142,6 +144,8 @@ export interface A3EvaluationResult {
   sigma: number;
   reduction: 'mean' | 'sum';
   normalize: boolean;
+  /** The Grad-CAM tap point of the A3 term. */
+  layer: string;
   /** Images evaluated and how many of them form I_att (clean-correct). */
   samples: number;
   iatt: number;
@@ -160,12 +164,13 @@ export async function evaluateA3(model: Classifier, dataset: Dataset, options: A
   const reduction = options.reduction ?? 'mean';
   const normalize = options.normalize ?? true;
   const seed = options.seed ?? 0;
+  const layer = options.layer ?? model.camLayer;
   model.eval();
   const attacks: [keyof Omit<A3Row, 'eps' | 'paired'>, Attack][] = [
     ['iterStepLL', new IterStepLL({ steps, carryOver: false })],
-    ['iterStepLLA3', new A3IterStepLL({ steps, sigma, reduction, normalize, carryOver: false })],
+    ['iterStepLLA3', new A3IterStepLL({ steps, sigma, reduction, normalize, layer, carryOver: false })],
     ['pgd', new PGD({ steps, seed, carryOver: false })],
-    ['pgdA3', new A3PGD({ steps, sigma, reduction, normalize, seed, carryOver: false })],
+    ['pgdA3', new A3PGD({ steps, sigma, reduction, normalize, layer, seed, carryOver: false })],
   ];
   const details: Record<string, RobustnessResult> = {};
   // broken[key][e][i]: image i was clean-correct and the attack `key` misclassified it at budget e.
@@ -189,7 +194,7 @@ export async function evaluateA3(model: Classifier, dataset: Dataset, options: A
     for (const [key] of attacks) row[key] = 1 - ((details[key] as RobustnessResult).perEpsilon[i]?.successRateOnCorrect ?? NaN);
     return row;
   });
-  return { steps, sigma, reduction, normalize, samples: first.samples, iatt: Math.round(first.cleanAccuracy * first.samples), rows, details };
+  return { steps, sigma, reduction, normalize, layer, samples: first.samples, iatt: Math.round(first.cleanAccuracy * first.samples), rows, details };
 }
 
 /** Options of {@link attentionAnalysis}. */

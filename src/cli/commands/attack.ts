@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import { choiceOption, flag, numberListOption, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../../util/errors.js';
+import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, importedOf, loadCommandClassifier } from '../import-options.js';
 
 const TARGET_HELP = 'CLASS (index), random or least-likely';
 
@@ -50,7 +51,7 @@ function parseBounds(raw: string): [number, number] {
 export const attackCommand: Command = {
   name: 'attack',
   summary: 'Attack a trained classifier (fgsm, pgd, apgd, cw, square, ...) at a list of epsilons; write results, examples and a picture grid',
-  usage: 'attack --model DIR --data NAME --attack NAME --eps LIST --out DIR [--norm linf|l2] [--steps N] [--targeted --target CLASS|random|least-likely] [...]',
+  usage: 'attack --model DIR|FILE --data NAME --attack NAME --eps LIST --out DIR [--norm linf|l2] [--steps N] [--targeted --target CLASS|random|least-likely] [...]',
   description: [
     'Runs the attack on the test split batch by batch and reports, per epsilon, the accuracy on the adversarial examples,',
     'the attack success rate, and the perturbation norms of successful examples. Epsilons are processed in increasing order;',
@@ -62,9 +63,11 @@ export const attackCommand: Command = {
     'Attacks: fgsm, bim, pgd, step-ll, iter-step-ll, cw-pgd, mifgsm, apgd, apgd-dlr, square, cw, a3-step-ll,',
     'a3-iter-step-ll, a3-pgd. Options that apply to only some attacks (e.g. binarySearchSteps of cw, pInit of square,',
     'decay of mifgsm, sigma and normalize of the A3 attacks) go through --option KEY=VALUE.',
+    '',
+    importHelp('model'),
   ].join('\n'),
   options: {
-    model: { type: 'string', valueName: 'DIR', description: 'classifier checkpoint directory' },
+    model: { type: 'string', valueName: 'DIR|FILE', description: CLASSIFIER_OPTION_HELP },
     data: { type: 'string', valueName: 'NAME|DIR', description: 'data set (mnist, fashion-mnist, cifar10, ...) or folder' },
     split: { type: 'string', valueName: 'NAME', default: 'test', description: 'split to attack' },
     attack: { type: 'string', valueName: 'NAME', default: 'pgd', description: 'attack name (see above)' },
@@ -90,12 +93,14 @@ export const attackCommand: Command = {
     compare: { type: 'string', valueName: 'TABLE', description: 'print a published table\'s numbers beside ours, e.g. paper000-table2' },
     'data-dir': { type: 'string', valueName: 'DIR', description: 'where to look for data sets first' },
     out: { type: 'string', valueName: 'DIR', description: 'output directory' },
+    ...IMPORT_OPTIONS,
   },
   examples: [
     'bastion attack --model runs/models/simple-cnn-mnist --data mnist --attack pgd --eps 0.05,0.1,0.15,0.2,0.3 --out runs/attacks/pgd-mnist --compare paper000-table2',
     'bastion attack --model runs/models/simple-cnn-mnist --data mnist --attack fgsm --eps 0,0.1,0.2,0.3 --independent-eps --out runs/attacks/fgsm-mnist',
     'bastion attack --model runs/models/simple-cnn-mnist --data mnist --attack cw --norm l2 --eps 1,2,3 --limit 1000 --out runs/attacks/cw-mnist',
     'bastion attack --model runs/models/lenet-mnist --data mnist --attack pgd --eps 0.3 --targeted --target least-likely --out runs/attacks/pgd-ll',
+    'bastion attack --model resnet18.onnx --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --data cifar10 --input-size 32 --attack pgd --eps 8/255 --out runs/attacks/pgd-onnx',
   ],
   async run({ values, print }) {
     const modelDir = requiredString(values, 'model');
@@ -121,7 +126,6 @@ export const attackCommand: Command = {
     const { createAttack } = await import('../../attacks/registry.js');
     const { evaluateRobustness } = await import('../../eval/robustness.js');
     const { paperTable, compareWithPaper, formatComparison } = await import('../../eval/paper.js');
-    const { loadClassifier } = await import('../../models/registry.js');
     const { loadDataset } = await import('../../data/index.js');
     const { collectProvenance } = await import('../../io/provenance.js');
     const { writeFileAtomic } = await import('../../io/atomic.js');
@@ -129,14 +133,12 @@ export const attackCommand: Command = {
 
     const attack = createAttack(attackName, options);
     const table = values['compare'] === undefined ? null : paperTable(requiredString(values, 'compare'));
-    const { model, meta } = await loadClassifier(modelDir);
+    const { model, meta } = await loadCommandClassifier(values, 'model', modelDir);
     const dataset = await loadDataset(dataName, { split, ...(dataDir ? { dataDir } : {}) });
     const collector = new ExampleCollector(Math.max(saveCount, gridCount), epsilons);
     try {
-      const [c, h, w] = dataset.imageShape;
-      if (c !== model.channels || h !== model.height || w !== model.width) {
-        throw new UsageError(`${dataset.name} has ${c}x${h}x${w} images but the model at ${modelDir} expects ${model.channels}x${model.height}x${model.width}`);
-      }
+      checkDataShape(model, modelDir, dataset.name, dataset.imageShape);
+      const imported = importedOf(model);
       const threat = { norm, epsilons, bounds, targeted };
       const result = await evaluateRobustness(model, dataset, {
         attack, threat, batchSize, seed, label: `${attackName} on ${dataset.name}`,
@@ -160,7 +162,7 @@ export const attackCommand: Command = {
       }
       const summary = {
         format: 'bastion-attack-summary', version: 1,
-        model: { dir: modelDir, architecture: meta.architecture, classNames },
+        model: { dir: modelDir, architecture: meta.architecture, classNames, ...(imported ? { imported } : {}) },
         data: { name: dataName, set: dataset.name, split },
         attackOptions: options,
         ...result,

@@ -7,31 +7,40 @@ import { basename, extname, join } from 'node:path';
 import { numberOption, requiredString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../../util/errors.js';
+import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, classNamesOf, importHelp, loadCommandClassifier } from '../import-options.js';
 
 export const defendCommand: Command = {
   name: 'defend',
   summary: 'Purify image files with a trained purifier and compare the classifier\'s verdict before and after',
-  usage: 'defend --classifier DIR --purifier DIR [--out DIR] IMAGE...',
+  usage: 'defend --classifier DIR|FILE --purifier DIR [--out DIR] IMAGE...',
   description: 'Each image is converted to the classifier\'s input (channels, size), purified, and classified before and after; ' +
-    'with --out, the purified images are written there as PNG (NAME.purified.png).',
+    'with --out, the purified images are written there as PNG (NAME.purified.png).\n' + importHelp('classifier'),
   options: {
-    classifier: { type: 'string', valueName: 'DIR', description: 'classifier checkpoint' },
+    classifier: { type: 'string', valueName: 'DIR|FILE', description: CLASSIFIER_OPTION_HELP },
     purifier: { type: 'string', valueName: 'DIR', description: 'purifier checkpoint' },
     out: { type: 'string', valueName: 'DIR', description: 'write the purified images here' },
     top: { type: 'string', valueName: 'K', description: 'classes shown per verdict (default 1)' },
+    ...IMPORT_OPTIONS,
   },
   allowPositionals: true,
   examples: ['bastion defend --classifier runs/models/simple-cnn-mnist --purifier runs/models/cae-mnist --out purified adv.png'],
   async run({ values, positionals, print }) {
     if (positionals.length === 0) throw new UsageError('give at least one image file');
-    const { loadClassifier, loadPurifier } = await import('../../models/index.js');
+    const { loadPurifier } = await import('../../models/index.js');
     const { decodeImage, convertChannels, resizeImage } = await import('../../io/image.js');
     const { imageToTensor, tensorToPng } = await import('../../io/image-tensor.js');
     const { noGrad, scope, stack } = await import('../../tensor/index.js');
-    const { model: classifier, meta } = await loadClassifier(requiredString(values, 'classifier'));
-    const { model: purifier } = await loadPurifier(requiredString(values, 'purifier'));
+    const purifierDir = requiredString(values, 'purifier');
+    const { model: classifier, meta } = await loadCommandClassifier(values, 'classifier', requiredString(values, 'classifier'));
+    let purifier;
+    try {
+      purifier = (await loadPurifier(purifierDir)).model;
+    } catch (error) {
+      classifier.dispose();
+      throw error;
+    }
     const top = numberOption(values, 'top', 1, { min: 1, integer: true });
-    const names = meta.classNames ?? Array.from({ length: classifier.numClasses }, (_, i) => String(i));
+    const names = classNamesOf(classifier, meta) ?? Array.from({ length: classifier.numClasses }, (_, i) => String(i));
     const out = values['out'] as string | undefined;
     try {
       if (purifier.channels !== classifier.channels || purifier.height !== classifier.height || purifier.width !== classifier.width) {

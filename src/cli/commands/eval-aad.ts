@@ -6,7 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { choiceOption, numberListOption, numberOption, requiredString, stringOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
+import type { ResolvedImport } from '../../models/imported.js';
 import { UsageError } from '../../util/errors.js';
+import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, chooseLayer, importHelp, importedOf, loadCommandClassifier } from '../import-options.js';
 
 const EXPERIMENTS = ['table6', 'a3', 'attention', 'report'] as const;
 
@@ -19,6 +21,8 @@ interface AadRecord {
   architecture: string;
   /** model.json `training` of the evaluated model (defense, attack, AAD settings, recipe). */
   modelTraining: Record<string, unknown> | null;
+  /** The decided import options, when the model is an imported ONNX/TorchScript one. */
+  imported?: ResolvedImport;
   data: string;
   split: 'test';
   settings: Record<string, unknown>;
@@ -33,7 +37,6 @@ function defenseKey(training: Record<string, unknown> | null): string {
 }
 
 async function runExperiment(experiment: 'table6' | 'a3' | 'attention', values: OptionValues, print: (line: string) => void): Promise<AadRecord> {
-  const { loadClassifier } = await import('../../models/index.js');
   const { loadDataset } = await import('../../data/index.js');
   const { collectProvenance } = await import('../../io/provenance.js');
   const { writeFileAtomic } = await import('../../io/atomic.js');
@@ -50,9 +53,19 @@ async function runExperiment(experiment: 'table6' | 'a3' | 'attention', values: 
     ...(values['batch-size'] !== undefined ? { batchSize: numberOption(values, 'batch-size', 250, { min: 1, integer: true }) } : {}),
     seed: numberOption(values, 'seed', 0, { min: 0, integer: true }),
   };
-  const { model, meta } = await loadClassifier(modelDir);
-  const dataset = await loadDataset(data, { split: 'test', ...(dataDir ? { dataDir } : {}) });
+  if (experiment === 'table6' && values['layer'] !== undefined) throw new UsageError('--layer applies to a3 and attention (table6 reads no Grad-CAM map)');
+  const { model, meta } = await loadCommandClassifier(values, 'model', modelDir);
+  let dataset;
   try {
+    dataset = await loadDataset(data, { split: 'test', ...(dataDir ? { dataDir } : {}) });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  try {
+    checkDataShape(model, modelDir, dataset.name, dataset.imageShape);
+    const layer = experiment === 'table6' ? null : chooseLayer(model, modelDir, stringOption(values, 'layer'));
+    const imported = importedOf(model);
     model.eval();
     const training = (meta.training ?? null) as Record<string, unknown> | null;
     let settings: Record<string, unknown>;
@@ -75,12 +88,12 @@ async function runExperiment(experiment: 'table6' | 'a3' | 'attention', values: 
       const options = {
         epsilons, steps: numberOption(values, 'steps', 3, { min: 1, integer: true }), sigma: numberOption(values, 'sigma', 10, { min: 0 }),
         reduction: choiceOption(values, 'reduction', ['mean', 'sum'] as const, 'mean'),
-        normalize: choiceOption(values, 'map', ['max', 'raw'] as const, 'max') === 'max', ...common,
+        normalize: choiceOption(values, 'map', ['max', 'raw'] as const, 'max') === 'max', layer: layer as string, ...common,
       };
       settings = options;
       const r = await aad.evaluateA3(model, dataset, options);
       result = r;
-      print(`A3 (Table 7 analogue) on ${data}: I_att = ${r.iatt} of ${r.samples} images, ${r.steps} iterations, sigma ${r.sigma} (${r.reduction}, ${r.normalize ? 'max-normalised' : 'raw'} map)`);
+      print(`A3 (Table 7 analogue) on ${data}: I_att = ${r.iatt} of ${r.samples} images, ${r.steps} iterations, sigma ${r.sigma} (${r.reduction}, ${r.normalize ? 'max-normalised' : 'raw'} map at ${r.layer})`);
       print('| eps | Iter-StepLL | Iter-StepLL+A3 | only A3 / only plain broke, McNemar p | PGD | PGD+A3 | only A3 / only plain broke, McNemar p |');
       print('|---|---|---|---|---|---|---|');
       for (const row of r.rows) {
@@ -92,7 +105,7 @@ async function runExperiment(experiment: 'table6' | 'a3' | 'attention', values: 
       const options = {
         epsilons, cells: numberListOption(values, 'cells', [5, 10, 20, 30], { min: 1 }),
         adversarialClass: choiceOption(values, 'adversarial-class', ['predicted', 'label'] as const, 'predicted'),
-        ...(stringOption(values, 'layer') ? { layer: stringOption(values, 'layer') as string } : {}), ...common,
+        layer: layer as string, ...common,
       };
       settings = options;
       const r = await aad.attentionAnalysis(model, dataset, options);
@@ -105,6 +118,7 @@ async function runExperiment(experiment: 'table6' | 'a3' | 'attention', values: 
     }
     const record: AadRecord = {
       format: `bastion-aad-${experiment}`, version: 1, experiment, model: modelDir, architecture: meta.architecture, modelTraining: training,
+      ...(imported ? { imported } : {}),
       data, split: 'test', settings, result,
       provenance: collectProvenance({ seed: common.seed, command: `bastion eval-aad ${process.argv.slice(3).join(' ')}` }),
     };
@@ -120,17 +134,18 @@ async function runExperiment(experiment: 'table6' | 'a3' | 'attention', values: 
 export const evalAadCommand: Command = {
   name: 'eval-aad',
   summary: 'Paper 004 experiments: Table 6 (FGSM/PGD-k/CW-k), A3 vs plain attacks (Table 7), attention IoU (Table 3)',
-  usage: 'eval-aad table6|a3|attention --model DIR --data NAME --out FILE.json [--eps LIST] [...]\n       eval-aad report FILE.json...',
+  usage: 'eval-aad table6|a3|attention --model DIR|FILE --data NAME --out FILE.json [--eps LIST] [...]\n       eval-aad report FILE.json...',
   description:
     'table6: clean, FGSM, PGD-k and CW-k accuracy on the test split at one budget (Madry settings: fixed step, random start; ' +
     'CW = PGD on the CW margin, kappa 50); one PGD-100 and one CW-100 run per batch give every k (early stopping per sample). ' +
     'Defaults for mnist, fashion-mnist and cifar10 come from src/eval/aad-config.ts. ' +
     'a3: accuracy on the clean-correct images under Iter-StepLL and PGD with and without the A3 attention term. ' +
     'attention: IoU of the top-k Grad-CAM cells of clean and StepLL images, for successful and failed attacks. ' +
-    'report: Table 6 rows of saved table6 results beside the paper\'s.',
+    'report: Table 6 rows of saved table6 results beside the paper\'s. --layer picks the Grad-CAM tap point of a3 and ' +
+    'attention (default: the model\'s camLayer; `bastion import MODEL` lists an imported model\'s).\n' + importHelp('model'),
   allowPositionals: true,
   options: {
-    model: { type: 'string', valueName: 'DIR', description: 'classifier checkpoint' },
+    model: { type: 'string', valueName: 'DIR|FILE', description: CLASSIFIER_OPTION_HELP },
     data: { type: 'string', valueName: 'NAME', description: 'data set (its test split is used)' },
     out: { type: 'string', valueName: 'FILE', description: 'JSON result file' },
     eps: { type: 'string', valueName: 'LIST', description: 'budget(s), L-inf (8/255 accepted)' },
@@ -142,11 +157,12 @@ export const evalAadCommand: Command = {
     map: { type: 'string', valueName: 'max|raw', description: 'a3: divide the adversarial Grad-CAM map by its maximum (default) or use it raw' },
     cells: { type: 'string', valueName: 'LIST', description: 'attention: top cells kept (default 5,10,20,30)' },
     'adversarial-class': { type: 'string', valueName: 'predicted|label', description: 'attention: class the adversarial map explains (default predicted)' },
-    layer: { type: 'string', valueName: 'NAME', description: 'attention: Grad-CAM tap point (default: the model\'s)' },
+    layer: { type: 'string', valueName: 'NAME', description: 'a3, attention: Grad-CAM tap point (default: the model\'s camLayer)' },
     limit: { type: 'string', valueName: 'N', description: 'first N test images only' },
     'batch-size': { type: 'string', valueName: 'N', description: 'batch size (default 250)' },
     seed: { type: 'string', valueName: 'N', description: 'seed of random starts (default 0)' },
     'data-dir': { type: 'string', valueName: 'DIR', description: 'where to look for data sets first' },
+    ...IMPORT_OPTIONS,
   },
   examples: [
     'bastion eval-aad table6 --model runs/models/lenet-madry-aad-mnist --data mnist --out runs/results/aad/table6-mnist-madry-aad.json',

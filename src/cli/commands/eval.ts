@@ -7,6 +7,7 @@ import { basename, join } from 'node:path';
 import { flag, numberListOption, numberOption, requiredString, stringOption, choiceOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../../util/errors.js';
+import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, loadCommandClassifier } from '../import-options.js';
 
 /** Attack options shared by commands that run an attack (steps, step size, restarts, seed). */
 export function attackOptionsFrom(values: OptionValues): Record<string, unknown> {
@@ -20,7 +21,7 @@ export function attackOptionsFrom(values: OptionValues): Record<string, unknown>
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'Evaluate a classifier behind purifiers (and/or a K-fold ensemble) under attack: gray-box, white-box, BPDA, EOT',
-  usage: 'eval --classifier DIR [--purifier DIR]... [--ensemble DIR] --data NAME --attack fgsm|pgd|... --eps LIST [--modes LIST] [--out DIR]',
+  usage: 'eval --classifier DIR|FILE [--purifier DIR]... [--ensemble DIR] --data NAME --attack fgsm|pgd|... --eps LIST [--modes LIST] [--out DIR]',
   description:
     'gray-box: examples crafted on the classifier alone, then purified (what the papers report); white-box: the attack ' +
     'differentiates through purifier and classifier; bpda: backward pass through the purifier as the identity; eot: the ' +
@@ -28,9 +29,10 @@ export const evalCommand: Command = {
     'number is reported in each mode. With --ensemble, each purifier is also evaluated in front of the ensemble. ' +
     'With --attack-labels predicted, the attacks take the attacked model\'s prediction on the clean image instead of the ' +
     'true label: a true-label perturbation carries the label in its sign pattern ("label leaking", Kurakin et al. 2017), ' +
-    'which a purifier trained on such examples can learn to read (accuracy on adversarial above clean is the symptom).',
+    'which a purifier trained on such examples can learn to read (accuracy on adversarial above clean is the symptom).\n' +
+    importHelp('classifier'),
   options: {
-    classifier: { type: 'string', valueName: 'DIR', description: 'the classifier (attacked alone in gray-box mode)' },
+    classifier: { type: 'string', valueName: 'DIR|FILE', description: `${CLASSIFIER_OPTION_HELP} (attacked alone in gray-box mode)` },
     purifier: { type: 'string', valueName: 'DIR', multiple: true, description: 'a purifier checkpoint (repeatable)' },
     ensemble: { type: 'string', valueName: 'DIR', description: 'a K-fold ensemble directory (bastion train-ensemble)' },
     data: { type: 'string', valueName: 'NAME', description: 'data set (its test split is evaluated)' },
@@ -49,13 +51,14 @@ export const evalCommand: Command = {
     seed: { type: 'string', valueName: 'N', description: 'attack seed (default 0)' },
     'data-dir': { type: 'string', valueName: 'DIR', description: 'where to look for data sets first' },
     out: { type: 'string', valueName: 'DIR', description: 'write eval.json there' },
+    ...IMPORT_OPTIONS,
   },
   examples: [
     'bastion eval --classifier runs/models/simple-cnn-mnist --purifier runs/models/csaae-mnist --purifier runs/models/cae-mnist --data mnist --attack fgsm --eps 0.6',
     'bastion eval --classifier runs/models/kfold-base --purifier runs/models/dae-0.1 --ensemble runs/models/kfold --data mnist --attack fgsm --eps 0.1 --modes gray-box',
   ],
   async run({ values, print }) {
-    const { loadClassifier, loadPurifier } = await import('../../models/index.js');
+    const { loadPurifier } = await import('../../models/index.js');
     const { DefendedClassifier } = await import('../../defenses/defended.js');
     const { loadEnsemble } = await import('../../defenses/ensemble.js');
     const { evaluateDefenses, EVALUATION_MODES } = await import('../../eval/defense.js');
@@ -73,7 +76,7 @@ export const evalCommand: Command = {
     const ensembleDir = stringOption(values, 'ensemble');
     if (purifierDirs.length === 0 && !ensembleDir) throw new UsageError('give at least one --purifier or an --ensemble to evaluate');
     const classifierDir = requiredString(values, 'classifier');
-    const { model: classifier } = await loadClassifier(classifierDir);
+    const { model: classifier } = await loadCommandClassifier(values, 'classifier', classifierDir);
     const purifiers = [];
     const disposables: { dispose(): void }[] = [classifier];
     try {
@@ -91,6 +94,7 @@ export const evalCommand: Command = {
       if (ensemble && purifiers.length === 0) throw new UsageError('--ensemble is evaluated behind a --purifier (paper 001: DAE + K-fold)');
       const dataset = await loadDataset(dataName, { split: 'test', ...(dataDir ? { dataDir } : {}) });
       disposables.push(dataset);
+      checkDataShape(classifier, classifierDir, dataset.name, dataset.imageShape);
       const seed = numberOption(values, 'seed', 0, { min: 0, integer: true });
       const result = await evaluateDefenses({
         source: classifier, defenses, dataset, attack: stringOption(values, 'attack', 'pgd') as string,

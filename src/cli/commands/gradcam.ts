@@ -4,28 +4,34 @@ import { basename, extname, join } from 'node:path';
 import { numberOption, requiredString, stringOption } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../../util/errors.js';
+import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, chooseLayer, classNamesOf, importHelp, loadCommandClassifier } from '../import-options.js';
 
 export const gradcamCommand: Command = {
   name: 'gradcam',
   summary: 'Grad-CAM heat maps of image files over the images (PNG), for a class or the prediction',
-  usage: 'gradcam --model DIR [--layer NAME] [--class N] [--alpha A] --out DIR IMAGE...',
+  usage: 'gradcam --model DIR|FILE [--layer NAME] [--class N] [--alpha A] --out DIR IMAGE...',
   description:
     'Each image is converted to the model\'s input (channels, size) and explained by Grad-CAM at --layer (default: the ' +
     'model\'s last convolutional feature map) for --class (default: the predicted class). Writes OUT/<name>-gradcam.png, ' +
     'the turbo-coloured map upsampled to the input size and blended over a grayscale copy, and prints the class, its ' +
-    'probability and the share of the image in the attention area (map >= its mean, paper 004 eq. 3).',
+    'probability and the share of the image in the attention area (map >= its mean, paper 004 eq. 3). An imported ' +
+    'model\'s tap points are its 4-D activations, named as in the file (`bastion import MODEL` lists them); its default ' +
+    'layer is the last one before global pooling.\n' + importHelp('model'),
   options: {
-    model: { type: 'string', valueName: 'DIR', description: 'classifier checkpoint directory' },
-    layer: { type: 'string', valueName: 'NAME', description: 'tap point (see the model\'s tapPoints; default its camLayer)' },
+    model: { type: 'string', valueName: 'DIR|FILE', description: CLASSIFIER_OPTION_HELP },
+    layer: { type: 'string', valueName: 'NAME', description: 'tap point Grad-CAM reads (default: the model\'s camLayer, its last feature map before pooling)' },
     class: { type: 'string', valueName: 'N', description: 'class index to explain (default: the prediction)' },
     alpha: { type: 'string', valueName: 'A', description: 'weight of the heat map in the blend (default 0.5)' },
     out: { type: 'string', valueName: 'DIR', description: 'folder for the PNGs' },
+    ...IMPORT_OPTIONS,
   },
   allowPositionals: true,
-  examples: ['bastion gradcam --model runs/models/lenet-raw-mnist --out runs/gradcam digit.png'],
+  examples: [
+    'bastion gradcam --model runs/models/lenet-raw-mnist --out runs/gradcam digit.png',
+    'bastion gradcam --model resnet18.onnx --layer /layer4/layer4.1/relu_1/Relu --out runs/gradcam cat.jpg',
+  ],
   async run({ values, positionals, print }) {
     if (positionals.length === 0) throw new UsageError('give at least one image file');
-    const { loadClassifier } = await import('../../models/index.js');
     const { decodeImage, convertChannels, resizeImage, encodePng } = await import('../../io/image.js');
     const { imageToTensor } = await import('../../io/image-tensor.js');
     const { writeFileAtomic } = await import('../../io/atomic.js');
@@ -33,13 +39,13 @@ export const gradcamCommand: Command = {
     const { gradCam, attentionArea } = await import('../../explain/gradcam.js');
     const { heatmapOverlay } = await import('../../explain/overlay.js');
     const outDir = requiredString(values, 'out');
-    const { model, meta } = await loadClassifier(requiredString(values, 'model'));
-    const layer = stringOption(values, 'layer') ?? model.camLayer;
-    if (!model.tapPoints.includes(layer)) throw new UsageError(`--layer: ${meta.architecture} has no tap point '${layer}'`, `choose one of ${model.tapPoints.join(', ')}`);
-    const explicit = values['class'] === undefined ? null : numberOption(values, 'class', 0, { min: 0, max: model.numClasses - 1, integer: true });
     const alpha = numberOption(values, 'alpha', 0.5, { min: 0, max: 1 });
-    const classNames = meta.classNames ?? Array.from({ length: model.numClasses }, (_, i) => String(i));
+    const modelPath = requiredString(values, 'model');
+    const { model, meta } = await loadCommandClassifier(values, 'model', modelPath);
     try {
+      const layer = chooseLayer(model, modelPath, stringOption(values, 'layer'));
+      const explicit = values['class'] === undefined ? null : numberOption(values, 'class', 0, { min: 0, max: model.numClasses - 1, integer: true });
+      const classNames = classNamesOf(model, meta) ?? Array.from({ length: model.numClasses }, (_, i) => String(i));
       model.eval();
       const images = await Promise.all(positionals.map(async (file) => {
         const raw = decodeImage(await readFile(file), { name: file });

@@ -3,32 +3,37 @@ import { readFile } from 'node:fs/promises';
 import { numberOption, requiredString, stringOption } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../../util/errors.js';
+import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, classNamesOf, importHelp, loadCommandClassifier } from '../import-options.js';
 
 export const predictCommand: Command = {
   name: 'predict',
   summary: 'Classify PNG/JPEG files with a trained classifier (optionally purified first)',
-  usage: 'predict --model DIR [--purifier DIR] [--top K] IMAGE...',
+  usage: 'predict --model DIR|FILE [--purifier DIR] [--top K] IMAGE...',
   description:
     'Each image is converted to the model\'s input (channels, size; area-averaged when shrinking) and classified; ' +
-    'prints the top classes with probabilities.',
+    'prints the top classes with probabilities.\n' + importHelp('model'),
   options: {
-    model: { type: 'string', valueName: 'DIR', description: 'classifier checkpoint directory' },
+    model: { type: 'string', valueName: 'DIR|FILE', description: CLASSIFIER_OPTION_HELP },
     purifier: { type: 'string', valueName: 'DIR', description: 'purifier checkpoint to apply first' },
     top: { type: 'string', valueName: 'K', description: 'classes to show per image (default 3)' },
+    ...IMPORT_OPTIONS,
   },
   allowPositionals: true,
-  examples: ['bastion predict --model runs/models/simple-cnn-mnist digit.png'],
+  examples: [
+    'bastion predict --model runs/models/simple-cnn-mnist digit.png',
+    'bastion predict --model resnet18.onnx --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --class-names classes.txt cat.jpg',
+  ],
   async run({ values, positionals, print }) {
     if (positionals.length === 0) throw new UsageError('give at least one image file');
-    const { loadClassifier, loadPurifier } = await import('../../models/index.js');
+    const { loadPurifier } = await import('../../models/index.js');
     const { decodeImage, convertChannels, resizeImage } = await import('../../io/image.js');
     const { imageToTensor } = await import('../../io/image-tensor.js');
     const { noGrad, scope, stack } = await import('../../tensor/index.js');
-    const { model, meta } = await loadClassifier(requiredString(values, 'model'));
+    const { model, meta } = await loadCommandClassifier(values, 'model', requiredString(values, 'model'));
     const purifierDir = stringOption(values, 'purifier');
     const purifier = purifierDir ? (await loadPurifier(purifierDir)).model : null;
     const top = numberOption(values, 'top', 3, { min: 1, integer: true });
-    const classNames = meta.classNames ?? Array.from({ length: model.numClasses }, (_, i) => String(i));
+    const classNames = classNamesOf(model, meta) ?? Array.from({ length: model.numClasses }, (_, i) => String(i));
     try {
       const images = await Promise.all(positionals.map(async (file) => {
         const raw = decodeImage(await readFile(file), { name: file });

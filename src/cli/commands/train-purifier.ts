@@ -2,22 +2,24 @@
 import { choiceOption, flag, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
 import { UsageError } from '../../util/errors.js';
 import type { Command } from '../command.js';
+import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkClassifierArgument, givenImportFlags, importHelp, importOptionsFrom } from '../import-options.js';
 
 export const trainPurifierCommand: Command = {
   name: 'train-purifier',
   summary: 'Train a purifier (cae, csaae, dae) to reconstruct clean images',
-  usage: 'train-purifier --model cae|csaae|dae --data NAME --mode clean|gaussian|adversarial [--classifier DIR] --out DIR',
+  usage: 'train-purifier --model cae|csaae|dae --data NAME --mode clean|gaussian|adversarial [--classifier DIR|FILE] --out DIR',
   description:
     'Modes: clean — reconstruct clean images, with Gaussian noise on the latent in training (papers 000/002); ' +
     'gaussian — reconstruct clean images from inputs with Gaussian noise of --noise-factor (paper 001); ' +
     'adversarial — reconstruct clean images from FGSM/PGD examples of --classifier crafted on the fly over a range of ' +
     'epsilons (the stronger option). With --classifier, the clean accuracy of classifier-after-purifier is reported. ' +
-    '--class-loss-weight adds the classifier\'s cross-entropy on the purified image to the MSE (a class-guided denoiser).',
+    '--class-loss-weight adds the classifier\'s cross-entropy on the purified image to the MSE (a class-guided denoiser).\n' +
+    importHelp('classifier'),
   options: {
     model: { type: 'string', valueName: 'NAME', description: 'purifier architecture: cae, csaae or dae' },
     data: { type: 'string', valueName: 'NAME|DIR', description: 'data set' },
     mode: { type: 'string', valueName: 'MODE', default: 'clean', description: 'clean, gaussian or adversarial' },
-    classifier: { type: 'string', valueName: 'DIR', description: 'classifier checkpoint (required for adversarial mode)' },
+    classifier: { type: 'string', valueName: 'DIR|FILE', description: `${CLASSIFIER_OPTION_HELP} (required for adversarial mode)` },
     out: { type: 'string', valueName: 'DIR', description: 'where the purifier is saved' },
     epochs: { type: 'string', valueName: 'N', description: 'epochs (default 15; 20 for dae)' },
     lr: { type: 'string', valueName: 'X', description: 'peak learning rate (default 0.002)' },
@@ -32,6 +34,7 @@ export const trainPurifierCommand: Command = {
     'data-dir': { type: 'string', valueName: 'DIR', description: 'where to look for data sets first' },
     seed: { type: 'string', valueName: 'N', description: 'random seed (default 0)' },
     resume: { type: 'boolean', description: 'continue an interrupted run from OUT.work/ (saved every epoch and every 10 min)' },
+    ...IMPORT_OPTIONS,
   },
   examples: [
     'bastion train-purifier --model dae --data mnist --mode gaussian --noise-factor 0.2 --out runs/models/dae-mnist-0.2',
@@ -57,10 +60,16 @@ export const trainPurifierCommand: Command = {
     if (pgd) adversarial['pgdEps'] = pgd;
     if (values['pgd-steps'] !== undefined) adversarial['pgdSteps'] = numberOption(values, 'pgd-steps', 10, { min: 1, integer: true });
     const classifier = stringOption(values, 'classifier');
+    const importOptions = importOptionsFrom(values);
+    const flags = givenImportFlags(values);
+    if (!classifier && flags.length > 0) {
+      throw new UsageError(`${flags.join(', ')} ${flags.length === 1 ? 'describes' : 'describe'} an imported --classifier, and none was given`, 'add --classifier FILE (an .onnx or TorchScript .pt file)');
+    }
+    if (classifier) await checkClassifierArgument(values, 'classifier', classifier);
     const dataDir = stringOption(values, 'data-dir');
     const result = await trainPurifier({
       architecture: requiredString(values, 'model'), data: requiredString(values, 'data'), out: requiredString(values, 'out'), mode,
-      ...(classifier ? { classifier } : {}),
+      ...(classifier ? { classifier, importOptions, onWarning: (w: string) => process.stderr.write(`warning: ${w}\n`) } : {}),
       recipe: {
         ...(values['epochs'] !== undefined ? { epochs: numberOption(values, 'epochs', 15, { min: 1, integer: true }) } : {}),
         ...(values['lr'] !== undefined ? { lr: numberOption(values, 'lr', 2e-3, { min: 0 }) } : {}),
