@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { infoCommand } from './info.js';
 import { dataCommand } from './data.js';
 import { modelsCommand } from './models.js';
+import { importCommand } from './import.js';
 import { trainCommand } from './train.js';
 import { predictCommand } from './predict.js';
 import { trainPurifierCommand } from './train-purifier.js';
@@ -17,4 +18,4 @@ import { serveCommand } from './serve.js';
 import { demoCommand } from './demo.js';
 import { defendCommand } from './defend.js';
 
-export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, defendCommand, attackCommand, gradcamCommand, evalAadCommand, reproduceCommand, reportCommand, serveCommand, demoCommand];
+export const commands: readonly Command[] = [infoCommand, dataCommand, modelsCommand, importCommand, trainCommand, trainPurifierCommand, trainEnsembleCommand, predictCommand, evalCommand, defendCommand, attackCommand, gradcamCommand, evalAadCommand, reproduceCommand, reportCommand, serveCommand, demoCommand];
