@@ -15,19 +15,19 @@ import type { Classifier } from '../models/classifier.js';
 import type { CheckpointMeta } from '../io/checkpoint.js';
 
 /** How the help describes the scope of the import flags (appended to each option's text). */
-const SCOPE = 'when the model is an ONNX/TorchScript file; overrides a `bastion import` folder\'s stored value';
+const SCOPE = '(imported ONNX/TorchScript models; overrides what a `bastion import` folder stored)';
 
 /** The import flags, spread into a command's `options`. */
 export const IMPORT_OPTIONS: Record<string, OptionSpec> = {
-  layout: { type: 'string', valueName: 'nchw|nhwc', description: `input layout of the model (default: read from its input shape, else nchw), ${SCOPE}` },
-  'pixel-scale': { type: 'string', valueName: '1|255', description: `pixel range the model expects: 1 for [0,1] (default), 255 for [0,255], ${SCOPE}` },
-  mean: { type: 'string', valueName: 'LIST', description: `per-channel mean the model's preprocessing subtracts, in pixel-scale units (e.g. 0.485,0.456,0.406; one value for all channels), ${SCOPE}` },
-  std: { type: 'string', valueName: 'LIST', description: `per-channel std the model's preprocessing divides by, in pixel-scale units (e.g. 0.229,0.224,0.225), ${SCOPE}` },
-  'input-size': { type: 'string', valueName: 'HxW', description: `input height and width (N for N x N), needed when the file leaves them dynamic, ${SCOPE}` },
-  channels: { type: 'string', valueName: 'N', description: `input channels (when the file leaves them dynamic), ${SCOPE}` },
-  'class-names': { type: 'string', valueName: 'FILE|LIST', description: `class names: a file with one name per line, or a comma-separated list, ${SCOPE}` },
-  output: { type: 'string', valueName: 'NAME|INDEX', description: `the graph output holding the scores (default: the first), ${SCOPE}` },
-  'output-kind': { type: 'string', valueName: 'KIND', description: `what the scores are: auto (default: a final Softmax means probabilities), logits, probabilities or log-probabilities, ${SCOPE}` },
+  layout: { type: 'string', valueName: 'nchw|nhwc', description: `input layout of the model (default: read from its input shape, else nchw) ${SCOPE}` },
+  'pixel-scale': { type: 'string', valueName: '1|255', description: `pixel range the model expects: 1 for [0,1] (default), 255 for [0,255] ${SCOPE}` },
+  mean: { type: 'string', valueName: 'LIST', description: `per-channel mean the model's preprocessing subtracts, in pixel-scale units (e.g. 0.485,0.456,0.406; one value for all channels) ${SCOPE}` },
+  std: { type: 'string', valueName: 'LIST', description: `per-channel std the model's preprocessing divides by, in pixel-scale units (e.g. 0.229,0.224,0.225) ${SCOPE}` },
+  'input-size': { type: 'string', valueName: 'HxW', description: `input height and width (N for N x N), needed when the file leaves them dynamic ${SCOPE}` },
+  channels: { type: 'string', valueName: 'N', description: `input channels (when the file leaves them dynamic) ${SCOPE}` },
+  'class-names': { type: 'string', valueName: 'FILE|LIST', description: `class names: a file with one name per line, or a comma-separated list ${SCOPE}` },
+  output: { type: 'string', valueName: 'NAME|INDEX', description: `the graph output holding the scores (default: the first) ${SCOPE}` },
+  'output-kind': { type: 'string', valueName: 'KIND', description: `what the scores are: auto (default: a final Softmax means probabilities), logits, probabilities or log-probabilities ${SCOPE}` },
 };
 
 /** A sentence for command descriptions: what --model/--classifier accepts and where the import flags apply. */

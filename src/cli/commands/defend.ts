@@ -14,7 +14,7 @@ export const defendCommand: Command = {
   summary: 'Purify image files with a trained purifier and compare the classifier\'s verdict before and after',
   usage: 'defend --classifier DIR|FILE --purifier DIR [--out DIR] IMAGE...',
   description: 'Each image is converted to the classifier\'s input (channels, size), purified, and classified before and after; ' +
-    'with --out, the purified images are written there as PNG (NAME.purified.png).\n' + importHelp('classifier'),
+    'with --out, the purified images are written there as PNG (NAME.purified.png).\n\n' + importHelp('classifier'),
   options: {
     classifier: { type: 'string', valueName: 'DIR|FILE', description: CLASSIFIER_OPTION_HELP },
     purifier: { type: 'string', valueName: 'DIR', description: 'purifier checkpoint' },

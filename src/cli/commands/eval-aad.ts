@@ -142,7 +142,7 @@ export const evalAadCommand: Command = {
     'a3: accuracy on the clean-correct images under Iter-StepLL and PGD with and without the A3 attention term. ' +
     'attention: IoU of the top-k Grad-CAM cells of clean and StepLL images, for successful and failed attacks. ' +
     'report: Table 6 rows of saved table6 results beside the paper\'s. --layer picks the Grad-CAM tap point of a3 and ' +
-    'attention (default: the model\'s camLayer; `bastion import MODEL` lists an imported model\'s).\n' + importHelp('model'),
+    'attention (default: the model\'s camLayer; `bastion import MODEL` lists an imported model\'s).\n\n' + importHelp('model'),
   allowPositionals: true,
   options: {
     model: { type: 'string', valueName: 'DIR|FILE', description: CLASSIFIER_OPTION_HELP },

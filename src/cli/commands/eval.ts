@@ -29,7 +29,7 @@ export const evalCommand: Command = {
     'number is reported in each mode. With --ensemble, each purifier is also evaluated in front of the ensemble. ' +
     'With --attack-labels predicted, the attacks take the attacked model\'s prediction on the clean image instead of the ' +
     'true label: a true-label perturbation carries the label in its sign pattern ("label leaking", Kurakin et al. 2017), ' +
-    'which a purifier trained on such examples can learn to read (accuracy on adversarial above clean is the symptom).\n' +
+    'which a purifier trained on such examples can learn to read (accuracy on adversarial above clean is the symptom).\n\n' +
     importHelp('classifier'),
   options: {
     classifier: { type: 'string', valueName: 'DIR|FILE', description: `${CLASSIFIER_OPTION_HELP} (attacked alone in gray-box mode)` },

@@ -16,7 +16,7 @@ export const gradcamCommand: Command = {
     'the turbo-coloured map upsampled to the input size and blended over a grayscale copy, and prints the class, its ' +
     'probability and the share of the image in the attention area (map >= its mean, paper 004 eq. 3). An imported ' +
     'model\'s tap points are its 4-D activations, named as in the file (`bastion import MODEL` lists them); its default ' +
-    'layer is the last one before global pooling.\n' + importHelp('model'),
+    'layer is the last one before global pooling.\n\n' + importHelp('model'),
   options: {
     model: { type: 'string', valueName: 'DIR|FILE', description: CLASSIFIER_OPTION_HELP },
     layer: { type: 'string', valueName: 'NAME', description: 'tap point Grad-CAM reads (default: the model\'s camLayer, its last feature map before pooling)' },
@@ -28,7 +28,7 @@ export const gradcamCommand: Command = {
   allowPositionals: true,
   examples: [
     'bastion gradcam --model runs/models/lenet-raw-mnist --out runs/gradcam digit.png',
-    'bastion gradcam --model resnet18.onnx --layer /layer4/layer4.1/relu_1/Relu --out runs/gradcam cat.jpg',
+    'bastion gradcam --model resnet18.onnx --layer /layer4/layer4.1/relu_1/Relu_output_0 --out runs/gradcam cat.jpg',
   ],
   async run({ values, positionals, print }) {
     if (positionals.length === 0) throw new UsageError('give at least one image file');

@@ -11,7 +11,7 @@ export const predictCommand: Command = {
   usage: 'predict --model DIR|FILE [--purifier DIR] [--top K] IMAGE...',
   description:
     'Each image is converted to the model\'s input (channels, size; area-averaged when shrinking) and classified; ' +
-    'prints the top classes with probabilities.\n' + importHelp('model'),
+    'prints the top classes with probabilities.\n\n' + importHelp('model'),
   options: {
     model: { type: 'string', valueName: 'DIR|FILE', description: CLASSIFIER_OPTION_HELP },
     purifier: { type: 'string', valueName: 'DIR', description: 'purifier checkpoint to apply first' },

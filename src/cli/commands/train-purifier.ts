@@ -13,7 +13,7 @@ export const trainPurifierCommand: Command = {
     'gaussian — reconstruct clean images from inputs with Gaussian noise of --noise-factor (paper 001); ' +
     'adversarial — reconstruct clean images from FGSM/PGD examples of --classifier crafted on the fly over a range of ' +
     'epsilons (the stronger option). With --classifier, the clean accuracy of classifier-after-purifier is reported. ' +
-    '--class-loss-weight adds the classifier\'s cross-entropy on the purified image to the MSE (a class-guided denoiser).\n' +
+    '--class-loss-weight adds the classifier\'s cross-entropy on the purified image to the MSE (a class-guided denoiser).\n\n' +
     importHelp('classifier'),
   options: {
     model: { type: 'string', valueName: 'NAME', description: 'purifier architecture: cae, csaae or dae' },
