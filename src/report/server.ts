@@ -33,7 +33,7 @@ import { noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
 import { convertChannels, decodeImage, encodePng, resizeImage, type RawImage } from '../io/image.js';
 import { imageToTensor, tensorToImage, tensorToPng } from '../io/image-tensor.js';
 import { readCheckpointMeta, type CheckpointMeta } from '../io/checkpoint.js';
-import { architecture, loadModel, type LoadedModel } from '../models/registry.js';
+import { architecture, IMPORTED_ARCHITECTURE, loadModel, type LoadedModel } from '../models/registry.js';
 import type { Classifier } from '../models/index.js';
 import { attacks as attackRegistry, attackInfo, createAttack } from '../attacks/registry.js';
 import type { Model } from '../attacks/types.js';
@@ -100,7 +100,7 @@ export interface ModelEntry {
   architecture: string;
   classNames: string[] | null;
   inputShape: number[] | null;
-  /** The data set it was trained on (training record), if recorded. */
+  /** The data set it was trained on (training record), or for an imported model the one it was checked on, if recorded. */
   data: string | null;
   /** Clean test accuracy (classifiers) from the training record, if recorded. */
   testAccuracy: number | null;
@@ -266,14 +266,17 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       }
       let kind: 'classifier' | 'purifier';
       try {
-        kind = architecture(meta.architecture).kind;
+        // Imported models (`bastion import --out`) are classifiers outside the zoo.
+        kind = meta.architecture === IMPORTED_ARCHITECTURE ? 'classifier' : architecture(meta.architecture).kind;
       } catch {
         continue;
       }
       const training = meta.training ?? {};
+      // An imported model records the data set its clean accuracy was measured on, not one it was trained on.
+      const data = training['data'] ?? training['evaluatedOn'];
       out.push({
         id, kind, architecture: meta.architecture, classNames: meta.classNames ?? null, inputShape: meta.inputShape ?? null,
-        data: typeof training['data'] === 'string' ? training['data'] as string : null,
+        data: typeof data === 'string' ? data : null,
         testAccuracy: typeof training['testAccuracy'] === 'number' ? training['testAccuracy'] as number : null,
       });
     }
@@ -415,7 +418,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           out['purified'] = { png: dataUri(tensorToPng(purified.select(0, 0))), top: topClasses(noGrad(() => classifier.forward(purified)), names, 3) };
           out['purifiedClean'] = { png: dataUri(tensorToPng(purifiedClean.select(0, 0))), top: topClasses(noGrad(() => classifier.forward(purifiedClean)), names, 3) };
         }
-        if (classifier.tapPoints.length > 0) {
+        if (classifier.tapPoints.includes(classifier.camLayer)) {
           const overlay = (input: Tensor): string => dataUri(encodePng(heatmapOverlay(input.select(0, 0), gradCam(classifier, input).maps.select(0, 0))));
           out['gradcam'] = { clean: overlay(x), adversarial: overlay(adv) };
         }
