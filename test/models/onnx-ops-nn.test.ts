@@ -76,6 +76,20 @@ test('MaxPool: ceil_mode, SAME_UPPER and asymmetric pads', () => {
   });
 });
 
+test('MaxPool Indices: flat positions (plane offset included) of the maxima, row- or column-major', () => {
+  scope(() => {
+    const x = tensor(noise(2 * 2 * 4 * 3, 21), { shape: [2, 2, 4, 3] });
+    for (const order of [0, 1]) {
+      const net = singleNode('MaxPool', { inputs: ['x'], outputs: 2, attributes: { kernel_shape: attr.ints([2, 2]), pads: attr.ints([1, 0, 0, 1]), strides: attr.ints([2, 1]), storage_order: attr.int(order) } });
+      const [y, indices] = net.run([x]).outputs as [Tensor, Tensor];
+      assert.equal(indices.dtype, 'int64');
+      assert.deepEqual(indices.shape, y.shape);
+      const flat = order === 0 ? x.reshape([-1]) : x.transpose(2, 3).contiguous().reshape([-1]);
+      assert.ok(flat.indexSelect(0, indices.reshape([-1])).equal(y.reshape([-1])), `storage_order=${order}`);
+    }
+  });
+});
+
 test('AveragePool: count_include_pad with asymmetric pads, ceil_mode divides by the window inside the input', () => {
   scope(() => {
     const g = grid(4, 5);

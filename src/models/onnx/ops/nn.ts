@@ -12,10 +12,10 @@
  */
 import { native } from '../../../tensor/native.js';
 import { fromHandle, type Tensor } from '../../../tensor/tensor.js';
-import { cat, onesLike, zeros } from '../../../tensor/index.js';
+import { arange, cat, onesLike, where, zeros } from '../../../tensor/index.js';
 import { batchNorm, groupNorm, layerNorm, linear } from '../../../nn/functional.js';
 import { defineOp, type OnnxOpContext } from '../registry.js';
-import { normAxis, product } from './shape.js';
+import { int64Tensor, normAxis, product } from './shape.js';
 
 // ---- padding helpers ---------------------------------------------------------------------------
 
@@ -283,6 +283,12 @@ function batchNormKernel(ctx: OnnxOpContext): Tensor | Tensor[] {
     return batchNorm(x, mean, variance, { weight: scale, bias, training: false, eps });
   }
   if (!ctx.training) {
+    if (ctx.opset < 14) {
+      // Before opset 14 only the extra outputs mark training; an evaluating network normalises
+      // with the running statistics, which then stay as they are.
+      const y = batchNorm(x, mean, variance, { weight: scale, bias, training: false, eps });
+      return [y, mean.clone(), variance.clone(), mean.clone(), variance.clone()];
+    }
     throw ctx.fail('uses batch statistics (training_mode=1), which Bastion computes only while the network is in training mode', 'export the model in eval mode, or call train() on the network');
   }
   const dims = x.shape.map((_, i) => i).filter((i) => i !== 1);
@@ -408,10 +414,50 @@ function poolSpec(ctx: OnnxOpContext, x: Tensor, kind: 'max' | 'avg'): PoolSpec 
   return { kind, kernel, strides, dilations, pads, ceil: ctx.attrInt('ceil_mode', 0) !== 0, countIncludePad: ctx.attrInt('count_include_pad', 0) !== 0 };
 }
 
-function maxPoolKernel(ctx: OnnxOpContext): Tensor {
-  if (ctx.node.outputs[1]) throw ctx.fail('output Indices is not supported (libtorch max_pool2d_with_indices is not exposed by the addon)');
+function maxPoolKernel(ctx: OnnxOpContext): Tensor | Tensor[] {
   const x = ctx.input(0);
-  return poolNd(ctx, x, poolSpec(ctx, x, 'max'));
+  const spec = poolSpec(ctx, x, 'max');
+  const y = poolNd(ctx, x, spec);
+  if (!ctx.node.outputs[1]) return y;
+  if (x.ndim !== 4) throw ctx.fail('output Indices is supported for 2-D pooling only');
+  return [y, maxPoolIndices(x, y, spec, ctx.attrInt('storage_order', 0) !== 0)];
+}
+
+/**
+ * The Indices output of MaxPool (flat positions in the input, as onnxruntime numbers them: plane
+ * offset plus row-major, or column-major with storage_order=1, position in the plane): for each
+ * kernel offset, the strided window elements that equal the maximum; the first offset wins ties.
+ */
+function maxPoolIndices(x: Tensor, y: Tensor, spec: PoolSpec, columnMajor: boolean): Tensor {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [oh, ow] = y.shape.slice(2) as [number, number];
+  const [kh, kw] = spec.kernel as [number, number];
+  const [sh, sw] = spec.strides as [number, number];
+  const [dh, dw] = spec.dilations as [number, number];
+  const [ph, pw] = spec.pads.begin as [number, number];
+  const needH = (oh - 1) * sh + (kh - 1) * dh + 1;
+  const needW = (ow - 1) * sw + (kw - 1) * dw + 1;
+  const data = x.isFloatingPoint ? x : x.to('float32');
+  const target = y.dtype === data.dtype ? y : y.to(data.dtype);
+  const padded = padSpatial(data, [ph, pw], [Math.max(0, needH - h - ph), Math.max(0, needW - w - pw)], -Infinity);
+  const planes = arange(0, n * c).mul(h * w).reshape([n, c, 1, 1]);
+  let index: Tensor | null = null;
+  for (let a = kh - 1; a >= 0; a--) {
+    for (let b = kw - 1; b >= 0; b--) {
+      const window = padded.slice(2, a * dh, a * dh + (oh - 1) * sh + 1, sh).slice(3, b * dw, b * dw + (ow - 1) * sw + 1, sw);
+      const positions: number[] = [];
+      for (let i = 0; i < oh; i++) {
+        for (let j = 0; j < ow; j++) {
+          const row = i * sh + a * dh - ph;
+          const col = j * sw + b * dw - pw;
+          positions.push(columnMajor ? row + col * h : row * w + col);
+        }
+      }
+      const here = int64Tensor(positions, [1, 1, oh, ow]).add(planes);
+      index = index === null ? here : where(window.eq(target), here, index);
+    }
+  }
+  return index as Tensor;
 }
 
 defineOp({ opType: 'MaxPool', versions: { 1: maxPoolKernel, 8: maxPoolKernel, 10: maxPoolKernel, 11: maxPoolKernel, 12: maxPoolKernel } });
