@@ -49,6 +49,7 @@ class Net(nn.Module):
 m = Net().eval()
 torch.onnx.export(m, torch.rand(1, 1, 28, 28), d + '/m.onnx', opset_version=13, input_names=['image'], output_names=['logits'],
                   dynamic_axes={'image': {0: 'batch'}, 'logits': {0: 'batch'}})
+torch.jit.trace(m, torch.rand(1, 1, 28, 28)).save(d + '/m.pt')
 n = ${TEST_IMAGES}
 x = torch.from_numpy(np.fromfile(d + '/pixels.bin', dtype=np.uint8).reshape(n, 1, 28, 28).astype(np.float32) / 255)
 y = torch.arange(n) % 10
@@ -144,6 +145,28 @@ it('predict on the ONNX file matches PyTorch\'s probabilities; the folder needs 
   const first = lastJson(again.stdout)['results'][0].predictions[0];
   assert.equal(first.class, CLASSES[top], 'the folder keeps the class names');
   assert.ok(Math.abs(first.probability - (expected[top] as number)) < 1e-5);
+});
+
+it('a TorchScript file imports too: parameters and ops from its archive, no tap points, the same probabilities', { skip }, async () => {
+  const pt = join(dir, 'm.pt');
+  const flags = ['--input-size', '28x28', '--channels', '1'];
+  const r = await bastion('import', pt, ...flags, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const result = lastJson(r.stdout);
+  assert.equal(result['format'], 'torchscript');
+  assert.equal(result['parameterCount'], reference.parameters);
+  assert.ok(Object.keys(result['ops']).some((op) => op.startsWith('aten::')), JSON.stringify(result['ops']));
+  assert.deepEqual(result['methods'], ['forward']);
+  assert.deepEqual([result['decided'].channels, result['decided'].height, result['decided'].width], [1, 28, 28]);
+  assert.deepEqual(result['tapPoints'], []);
+  assert.equal(result['camLayer'], null);
+  const predicted = await bastion('predict', '--model', pt, ...flags, '--top', '1', png, '--json');
+  assert.equal(predicted.code, 0, predicted.stderr);
+  const top = lastJson(predicted.stdout)['results'][0].predictions[0];
+  assert.ok(Math.abs(top.probability - Math.max(...reference.probabilities)) < 1e-5);
+  const gradcam = await bastion('gradcam', '--model', pt, ...flags, '--out', join(dir, 'gradcam-pt'), png);
+  assert.equal(gradcam.code, 2);
+  assert.match(gradcam.stderr, /exposes no 4-D activation for Grad-CAM .*export the model to ONNX/);
 });
 
 it('attack runs on the imported folder and records the import in summary.json', { skip }, async () => {

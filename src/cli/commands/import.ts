@@ -164,7 +164,8 @@ export const importCommand: Command = {
       print(`decided: ${r.layout.toUpperCase()} input ${r.channels}x${r.height}x${r.width}, pixel scale ${r.pixelScale} ` +
         `(${r.pixelScale === 1 ? '[0,1]' : `[0,${r.pixelScale}]`}), mean ${list(r.mean)}, std ${list(r.std)}`);
       print(`  ${r.numClasses} classes${r.classNames ? `: ${r.classNames.slice(0, 10).join(', ')}${r.classNames.length > 10 ? ', ...' : ''}` : ' (no names; --class-names gives them)'}`);
-      print(`  scores: output ${typeof r.output === 'number' ? `#${r.output} (${outputName})` : `'${r.output}'`}, ${r.outputKind}` +
+      const which = typeof r.output === 'number' ? `#${r.output}${outputName === String(r.output) ? '' : ` (${outputName})`}` : `'${r.output}'`;
+      print(`  scores: output ${which}, ${r.outputKind}` +
         (r.outputKind === 'probabilities' ? ' (attacked through their log)' : ''));
       if (model.tapPoints.length === 0) {
         print(`tap points: none${r.format === 'torchscript' ? ' (TorchScript models show no inner activations; export to ONNX for Grad-CAM/AAD)' : ''}`);
