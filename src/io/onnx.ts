@@ -121,6 +121,17 @@ function onnxSchema(): { model: protobuf.Type; tensor: protobuf.Type } {
 type Long = { toNumber(): number; low: number; high: number; unsigned: boolean };
 type Int64 = number | Long;
 
+/**
+ * An int64 attribute value as a number: exporters write INT64_MAX/MIN as "to the end" in Slice
+ * bounds and the like, so values beyond JavaScript's exact range are clamped to it (kernels treat
+ * them as unbounded), not refused as dims are.
+ */
+function attributeInt(value: Int64 | undefined | null): number {
+  if (value === undefined || value === null) return 0;
+  const n = typeof value === 'number' ? value : value.toNumber();
+  return Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, n));
+}
+
 function int64(value: Int64 | undefined | null, file: string, field: string): number {
   if (value === undefined || value === null) return 0;
   const n = typeof value === 'number' ? value : value.toNumber();
@@ -223,11 +234,9 @@ export function parseOnnxModel(bytes: Uint8Array, file: string, options: { baseD
     opsets.set(domain, int64(entry.version, file, `opset_import[${domain || 'ai.onnx'}]`));
   }
   const irVersion = int64(message.irVersion, file, 'ir_version');
-  if (!opsets.has('')) {
-    // IR version 3+ files must name their opset; very old ones imply opset 1.
-    if (irVersion >= 3) throw new DataError(file, 'imports no opset of the default ONNX domain', 'export the model again with a current exporter');
-    opsets.set('', 1);
-  }
+  // Very old files (IR version < 3) imply opset 1; newer ones that import no default opset may use
+  // only other domains (a node of the default domain is then reported as not imported).
+  if (!opsets.has('') && irVersion < 3) opsets.set('', 1);
   const graph = convertGraph(message.graph, context, 0, 'graph');
   return {
     file,
@@ -319,17 +328,17 @@ function convertAttribute(a: AttributeMessage, context: ParseContext, depth: num
     else if ((a.ints ?? []).length) type = 7;
     else if ((a.strings ?? []).length) type = 8;
     else if (a.s !== undefined && a.s.length > 0) type = 3;
-    else if (a.i !== undefined && int64(a.i, file, where) !== 0) type = 2;
+    else if (a.i !== undefined && attributeInt(a.i) !== 0) type = 2;
     else type = 1;
   }
   switch (type) {
     case 1: return { type: 'float', value: a.f ?? 0 };
-    case 2: return { type: 'int', value: int64(a.i, file, where) };
+    case 2: return { type: 'int', value: attributeInt(a.i) };
     case 3: return { type: 'string', value: utf8.decode(a.s ?? new Uint8Array()) };
     case 4: return { type: 'tensor', value: convertTensor(a.t ?? {}, context, where) };
     case 5: return { type: 'graph', value: convertGraph(a.g ?? {}, context, depth + 1, where) };
     case 6: return { type: 'floats', value: [...(a.floats ?? [])] };
-    case 7: return { type: 'ints', value: (a.ints ?? []).map((v) => int64(v, file, where)) };
+    case 7: return { type: 'ints', value: (a.ints ?? []).map(attributeInt) };
     case 8: return { type: 'strings', value: (a.strings ?? []).map((s) => utf8.decode(s)) };
     case 9: return { type: 'tensors', value: (a.tensors ?? []).map((t) => convertTensor(t, context, where)) };
     case 10: return { type: 'graphs', value: (a.graphs ?? []).map((g) => convertGraph(g, context, depth + 1, where)) };

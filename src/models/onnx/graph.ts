@@ -132,6 +132,8 @@ export class OnnxNetwork extends Module {
     this.#plan = graph.nodes.map((node) => this.#planNode(node));
     this.#assignReleases();
     this.#foldConstants();
+    // Exported graphs are inference graphs: evaluation mode until someone trains the network.
+    this.eval();
   }
 
   /** Reads an ONNX file and builds its network. */

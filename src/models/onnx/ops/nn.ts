@@ -282,15 +282,15 @@ function batchNormKernel(ctx: OnnxOpContext): Tensor | Tensor[] {
     }
     return batchNorm(x, mean, variance, { weight: scale, bias, training: false, eps });
   }
-  if (!ctx.training) {
-    if (ctx.opset < 14) {
-      // Before opset 14 only the extra outputs mark training; an evaluating network normalises
-      // with the running statistics, which then stay as they are.
-      const y = batchNorm(x, mean, variance, { weight: scale, bias, training: false, eps });
-      return [y, mean.clone(), variance.clone(), mean.clone(), variance.clone()];
-    }
-    throw ctx.fail('uses batch statistics (training_mode=1), which Bastion computes only while the network is in training mode', 'export the model in eval mode, or call train() on the network');
+  if (!ctx.training && ctx.opset < 14) {
+    // Before opset 14 only the extra outputs mark training; an evaluating network normalises
+    // with the running statistics, which then stay as they are.
+    const y = batchNorm(x, mean, variance, { weight: scale, bias, training: false, eps });
+    return [y, mean.clone(), variance.clone(), mean.clone(), variance.clone()];
   }
+  // From opset 14, training_mode=1 is the graph's own statement: normalise with batch statistics
+  // whatever mode the network is in (each image's scores then depend on its batch; a model meant
+  // for inference should be exported in eval mode).
   const dims = x.shape.map((_, i) => i).filter((i) => i !== 1);
   const y = batchNorm(x, null, null, { weight: scale, bias, training: true, eps });
   if (!extraOutputs) return y;
