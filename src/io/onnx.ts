@@ -269,7 +269,8 @@ function convertValueInfo(v: ValueInfoMessage, context: ParseContext, where: str
   const tensorType = v.type?.tensorType;
   const shape = tensorType?.shape
     ? (tensorType.shape.dim ?? []).map((d) => {
-        if (d.dimValue !== undefined && d.dimValue !== null) {
+        // protobufjs puts field defaults on the prototype: only an own dimValue is set in the file.
+        if (Object.prototype.hasOwnProperty.call(d, 'dimValue') && d.dimValue !== undefined && d.dimValue !== null) {
           const n = int64(d.dimValue, context.file, `${where} '${name}' dim`);
           return n >= 0 ? n : null;
         }
