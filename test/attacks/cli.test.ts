@@ -12,6 +12,7 @@ import { crossEntropy } from '../../src/nn/functional.js';
 import { Adam } from '../../src/optim/index.js';
 import { manualSeed, scope, tensor, type Tensor } from '../../src/tensor/index.js';
 import { packageRoot } from '../../src/tensor/native.js';
+import { runBastion, type CliRun } from '../helpers/cli.js';
 import { createClassifier, saveModel } from '../../src/models/index.js';
 import { encodeIdx } from '../../src/data/formats/idx.js';
 import { decodeImage } from '../../src/io/image.js';
@@ -70,15 +71,8 @@ before(async () => {
   model.dispose();
 });
 
-async function bastion(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, BASTION_THREADS: '1', BASTION_DATA: join(dir, 'data') };
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function bastion(...args: string[]): Promise<CliRun> {
+  return runBastion(args, { threads: 1, dataDir: join(dir, 'data') });
 }
 
 it('attack writes summary.json, examples.safetensors and grid.png, and prints the paper beside ours', async () => {

@@ -6,20 +6,17 @@
  * playground, and one-line usage errors. Skipped only when torch is missing.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { promisify } from 'node:util';
-import { packageRoot } from '../../src/tensor/native.js';
+import { runBastion, type CliRun } from '../helpers/cli.js';
 import { createClassifier, saveModel } from '../../src/models/index.js';
 import { decodeImage, encodePng } from '../../src/io/image.js';
 import { startDashboard } from '../../src/report/server.js';
 import { put, tempDir, writeIdxPair, bytes } from '../data/helpers.js';
 import { TORCH_PYTHON, torchUnavailableReason } from '../fixtures/torch.js';
 
-const run = promisify(execFile);
-const bin = join(packageRoot, 'bin', 'bastion.js');
 const { dir, cleanup } = tempDir('import-cli');
 after(cleanup);
 const skip = torchUnavailableReason() ?? false;
@@ -77,15 +74,8 @@ before(async () => {
   zoo.dispose();
 });
 
-async function bastion(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, BASTION_THREADS: '1', BASTION_DATA: join(dir, 'data') };
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function bastion(...args: string[]): Promise<CliRun> {
+  return runBastion(args, { threads: 1, dataDir: join(dir, 'data') });
 }
 
 const lastJson = (stdout: string): Record<string, any> => JSON.parse(stdout.trim().split('\n').at(-1) as string);

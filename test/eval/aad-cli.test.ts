@@ -4,19 +4,15 @@
  * `bastion gradcam`; usage errors in one line.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { promisify } from 'node:util';
-import { packageRoot } from '../../src/tensor/native.js';
+import { runBastion, type CliRun } from '../helpers/cli.js';
 import { cpuHasNativeBFloat16 } from '../../src/tensor/index.js';
 import { encodeIdx } from '../../src/data/formats/idx.js';
 import { decodeImage, encodePng } from '../../src/io/image.js';
 import { put, tempDir } from '../data/helpers.js';
 
-const run = promisify(execFile);
-const bin = join(packageRoot, 'bin', 'bastion.js');
 const SIDE = 12;
 const { dir, cleanup } = tempDir('aad-cli');
 after(cleanup);
@@ -40,15 +36,8 @@ function images(n: number, seed: number): { pixels: Uint8Array; labels: Uint8Arr
   return { pixels, labels };
 }
 
-async function bastion(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, BASTION_THREADS: '2', BASTION_DATA: join(dir, 'data') };
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function bastion(...args: string[]): Promise<CliRun> {
+  return runBastion(args, { threads: 2, dataDir: join(dir, 'data') });
 }
 
 function lastJson(stdout: string): Record<string, unknown> {
