@@ -12,7 +12,7 @@
  */
 import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { noGrad, scope, rand, type Tensor } from '../tensor/index.js';
+import { enableGrad, grad, noGrad, scope, rand, type Tensor } from '../tensor/index.js';
 import { BastionError } from '../util/errors.js';
 import { Classifier, type Tap } from './classifier.js';
 import { OnnxNetwork } from './onnx/graph.js';
@@ -255,6 +255,7 @@ function decide(network: ForeignNetwork, format: ImportFormat, file: string, opt
 
   // A probe batch: the number of classes, the 4-D activations and, for TorchScript, whether the scores look like probabilities.
   const probe = probeNetwork(network, layout, channels, height, width, outputIndexOf(network, output));
+  checkDifferentiable(network, format, file, layout, channels, height, width, outputIndexOf(network, output));
   if (options.outputKind === undefined || options.outputKind === 'auto') {
     if (outputKind === 'logits' && probe.looksLikeProbabilities) outputKind = 'probabilities';
   }
@@ -271,6 +272,30 @@ function decide(network: ForeignNetwork, format: ImportFormat, file: string, opt
     camLayer: probe.camLayer, warnings,
   };
   return new ImportedClassifier(network, resolved, probe.tapPoints);
+}
+
+/**
+ * One input gradient at load: a model that runs but cannot be differentiated (e.g. a TorchScript
+ * file traced under no_grad, whose attention recorded libtorch's inference fast path) would
+ * otherwise fail only in the middle of an attack.
+ */
+function checkDifferentiable(network: ForeignNetwork, format: ImportFormat, file: string, layout: 'nchw' | 'nhwc', c: number, h: number, w: number, outputIndex: number): void {
+  enableGrad(() => scope(() => {
+    const pixels = rand([1, c, h, w]).requiresGrad_(true);
+    const input = layout === 'nhwc' ? pixels.permute(0, 2, 3, 1) : pixels;
+    try {
+      const scores = network instanceof OnnxNetwork ? network.run([input]).outputs[outputIndex]! : network.forward(input);
+      grad(scores.float().sum(), pixels);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split('\n')[0]!.replace(/^.*?\): /, '') : String(error);
+      throw new BastionError(`${file}: the model runs, but its input gradient cannot be computed (${reason}), so gradient attacks cannot run on it`, {
+        hint: format === 'torchscript'
+          ? 'trace the model with autograd enabled (not under torch.no_grad(): attention layers then record an inference-only fast path), or export it to ONNX'
+          : 'an op on the way from the input to the scores has no gradient in Bastion; please report it with the model',
+        cause: error,
+      });
+    }
+  }));
 }
 
 interface Probe {

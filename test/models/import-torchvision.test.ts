@@ -114,3 +114,23 @@ test('the same ONNX files give the same logits in onnxruntime-node', { skip: ski
     }
   }
 });
+
+test('a TorchScript file that cannot be differentiated is refused at import, saying how to export it', { skip: skipReason ?? false }, async () => {
+  // Traced under no_grad, torchvision's attention records libtorch's inference fast path, which has no derivative.
+  const file = join(dir, 'vit_small.nograd.pt');
+  const script = [
+    'import sys, torch',
+    `sys.path.insert(0, ${JSON.stringify(join(packageRoot, 'test', 'fixtures'))})`,
+    'from export_torchvision import build',
+    'm = build("vit_small", 10, 32)',
+    'with torch.no_grad():',
+    `    torch.jit.trace(m, torch.rand(2, 3, 32, 32), check_trace=False).save(${JSON.stringify(file)})`,
+  ].join('\n');
+  const run = spawnSync(TORCH_PYTHON, ['-c', script], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  await assert.rejects(importClassifier(file, { channels: 3, height: SIZE, width: SIZE }), (error: Error) => {
+    assert.match(error.message, /input gradient cannot be computed/);
+    assert.match((error as { hint?: string }).hint ?? '', /autograd enabled|ONNX/);
+    return true;
+  });
+});
