@@ -26,6 +26,25 @@ export interface CommandContext {
   json: boolean;
   /** Prints a line of human-readable output to stdout. */
   print(line: string): void;
+  /**
+   * Aborted at the first Ctrl-C (SIGINT): long commands stop between batches, save what is
+   * finished and throw a BastionError (exit code 130) saying what was kept and how to go on.
+   */
+  signal?: AbortSignal;
+}
+
+/** What {@link Command.output} declares. */
+export interface CommandOutput {
+  /** The option's long name, e.g. 'out'. */
+  option: string;
+  /** A folder (default) or a single file. */
+  kind?: 'folder' | 'file';
+  /** Entries the command writes into the folder; anything else there is refused. Default: not checked. */
+  owns?: readonly (string | RegExp)[];
+  /** Create the folder before run() (default true; false for folders replaced as a whole). */
+  create?: boolean;
+  /** The path used when the option is not given (default: none, then nothing is prepared). */
+  fallback?: (values: OptionValues, positionals: string[]) => string | undefined;
 }
 
 /** A `bastion` sub-command. */
@@ -41,6 +60,12 @@ export interface Command {
   /** Allow positional arguments (described in usage). */
   allowPositionals?: boolean;
   examples?: string[];
+  /**
+   * The output option this command writes to (e.g. --out): when given, src/cli/main.ts checks and
+   * locks it before run() and releases it afterwards (src/io/output-dir.ts), so a bad or busy
+   * output fails before any data is loaded.
+   */
+  output?: CommandOutput;
   /** Does the work; the returned object is what --json prints. */
   run(context: CommandContext): Promise<Record<string, unknown>>;
 }

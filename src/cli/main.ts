@@ -106,6 +106,18 @@ export async function main(argv: readonly string[], packageRoot: string): Promis
     return 2;
   }
   let json = rest.includes('--json');
+  // First Ctrl-C: ask the command to stop between batches and save what is finished; second: quit now.
+  const interrupt = new AbortController();
+  const onSigint = (): void => {
+    if (interrupt.signal.aborted) {
+      process.stderr.write(`\nbastion ${name}: stopped at once; files being written are left as they were\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\nbastion ${name}: interrupted; saving what is finished (Ctrl-C again to quit at once)\n`);
+    interrupt.abort(new BastionError('interrupted (Ctrl-C)', { exitCode: 130 }));
+  };
+  process.on('SIGINT', onSigint);
+  let releaseOutput: (() => void) | undefined;
   try {
     const options = { ...GLOBAL_OPTIONS, ...command.options };
     const parsed = parseArgs({
@@ -130,20 +142,32 @@ export async function main(argv: readonly string[], packageRoot: string): Promis
       if (!Number.isInteger(n) || n < 1) throw new BastionError(`--threads expects a positive integer, got '${values['threads']}'`, { exitCode: 2 });
       setNumThreads(n);
     }
+    const declared = command.output;
+    const outPath = declared === undefined ? undefined
+      : typeof values[declared.option] === 'string' ? values[declared.option] as string : declared.fallback?.(values, parsed.positionals);
+    if (declared !== undefined && outPath !== undefined) {
+      const { prepareOutput } = await import('../io/output-dir.js');
+      const { option, fallback: _f, ...rest } = declared;
+      releaseOutput = prepareOutput(outPath, { ...rest, option: `--${option}` }).release;
+    }
     const result = await command.run({
       values,
       positionals: parsed.positionals,
       json,
       print: (line) => process.stdout.write(`${line}\n`),
+      signal: interrupt.signal,
     });
     if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (error) {
     const reason = describeError(error).replace(/\s*\n\s*/g, ' ');
-    const code = error instanceof BastionError ? error.exitCode : (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+    const code = interrupt.signal.aborted ? 130 : error instanceof BastionError ? error.exitCode : (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
     process.stderr.write(`bastion ${name}: ${reason}\n`);
     if (process.env['BASTION_DEBUG'] && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     if (json) process.stdout.write(`${JSON.stringify({ error: reason, exitCode: code })}\n`);
     return code;
+  } finally {
+    releaseOutput?.();
+    process.removeListener('SIGINT', onSigint);
   }
 }

@@ -29,6 +29,8 @@ export interface RobustnessOptions {
   label?: string;
   /** Called after each batch with its tensors and attack result (valid only during the call). */
   onBatch?: (batch: RobustnessBatch) => void | Promise<void>;
+  /** Stops between batches: the result covers the batches finished and says `interrupted: true`. */
+  signal?: AbortSignal;
 }
 
 /** What {@link RobustnessOptions.onBatch} receives. */
@@ -87,6 +89,8 @@ export interface RobustnessResult {
   /** Seconds of the whole evaluation (loading batches, clean pass, bookkeeping). */
   wallSeconds: number;
   batches: number;
+  /** True when {@link RobustnessOptions.signal} stopped the run early: the numbers cover `samples` only. */
+  interrupted?: boolean;
 }
 
 function isDataset(data: Dataset | BatchSource): data is Dataset {
@@ -120,8 +124,16 @@ export async function evaluateRobustness(model: Model, data: Dataset | BatchSour
   const rng = new Random(options.seed ?? 0);
   let [samples, excluded, cleanCorrect, gradients, forwards, attackSeconds, batches] = [0, 0, 0, 0, 0, 0, 0];
   const progress = options.progress === false ? null : new Progress(options.label ?? `${attack.name} attack`, total, 'img');
+  let interrupted = false;
   try {
     for await (const raw of source.batches(0)) {
+      if (options.signal !== undefined) {
+        await new Promise<void>((r) => setImmediate(r)); // let a pending Ctrl-C be delivered
+        if (options.signal.aborted) {
+          interrupted = true;
+          break;
+        }
+      }
       const seen = samples + excluded;
       if (seen >= total) break;
       const take = Math.min(raw.x.shape[0] as number, total - seen);
@@ -172,6 +184,7 @@ export async function evaluateRobustness(model: Model, data: Dataset | BatchSour
   } finally {
     progress?.end();
   }
+  if (samples === 0 && interrupted) options.signal?.throwIfAborted();
   if (samples === 0) throw new BastionError('no samples were evaluated', { hint: excluded > 0 ? 'every sample had the fixed target as its label' : 'the data set is empty' });
   const bounds = threat.bounds ?? [0, 1];
   return {
@@ -179,6 +192,7 @@ export async function evaluateRobustness(model: Model, data: Dataset | BatchSour
     threat: { norm: threat.norm, epsilons: [...epsilons], bounds: Number.isFinite(bounds[0]) && Number.isFinite(bounds[1]) ? [bounds[0], bounds[1]] : null, targeted },
     target: options.target ?? null,
     samples, excluded,
+    ...(interrupted ? { interrupted: true } : {}),
     cleanAccuracy: cleanCorrect / samples,
     perEpsilon: epsilons.map((epsilon, i) => {
       const values = norms[i] as number[];

@@ -15,7 +15,7 @@
  * name, shape and dtype against the module and says which one is wrong and how.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Module, LoadStateDictResult } from '../nn/index.js';
@@ -26,13 +26,9 @@ import { fsyncDirectory, writeFileAtomic } from './atomic.js';
 import { collectProvenance, type Provenance } from './provenance.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 
-/** File names inside a checkpoint directory. */
-export const CHECKPOINT_FILES = {
-  weights: 'model.safetensors',
-  meta: 'model.json',
-  trainTensors: 'train-state.safetensors',
-  trainMeta: 'train-state.json',
-} as const;
+import { CHECKPOINT_FILES, CHECKPOINT_OWNS } from './checkpoint-files.js';
+
+export { CHECKPOINT_FILES, CHECKPOINT_OWNS };
 
 /** The `format` tag of model.json. */
 export const CHECKPOINT_FORMAT = 'bastion-checkpoint';
@@ -190,24 +186,43 @@ async function removeStaleStaging(dir: string): Promise<void> {
   }
 }
 
+/** True when `path` may be written: owner write bit set and access(2) agrees (a `chmod -w` folder is refused even for root). */
+function writablePath(path: string, mode: number): boolean {
+  if ((mode & 0o200) === 0) return false;
+  try {
+    accessSync(path, fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Replaces the directory `dir` with the files `write` puts into a fresh staging directory, so
- * that `dir` is always either complete-old or complete-new (see the file comment). Refuses to
- * replace a directory holding anything but checkpoint files.
+ * that `dir` is always either complete-old or complete-new (see the file comment). Refuses,
+ * before anything is written, to replace a directory holding anything but the names `owns`
+ * allows (default: checkpoint files), or one that is read-only or holds read-only files: the swap
+ * would go through the writable parent and leave `<dir>.previous` behind.
  */
-async function replaceDirectory(dir: string, write: (staging: string) => Promise<void>): Promise<void> {
+export async function replaceDirectory(dir: string, write: (staging: string) => Promise<void>, owns: readonly (string | RegExp)[] = Object.values(CHECKPOINT_FILES)): Promise<void> {
   const target = resolve(dir);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
   if (existsSync(target)) {
-    const known = new Set<string>(Object.values(CHECKPOINT_FILES));
-    const foreign = (await readdir(target)).filter((name) => !known.has(name));
+    const names = await readdir(target);
+    const foreign = names.filter((name) => !owns.some((o) => (typeof o === 'string' ? o === name : o.test(name))));
     if (foreign.length > 0) {
       throw new BastionError(`refusing to replace ${dir}: it holds files that are not part of a checkpoint (${foreign.slice(0, 5).join(', ')})`, {
         hint: 'save checkpoints into their own directory',
       });
     }
+    for (const path of [target, ...names.map((name) => join(target, name))]) {
+      if (!writablePath(path, statSync(path).mode)) {
+        throw new BastionError(`refusing to replace ${dir}: ${path} is read-only`, { hint: `make it writable (chmod -R u+w ${dir}) or save elsewhere` });
+      }
+    }
   }
+  if (!writablePath(parent, statSync(parent).mode)) throw new BastionError(`cannot replace ${dir}: its folder ${parent} is read-only`, { hint: `make it writable (chmod u+w ${parent}) or save elsewhere` });
   await removeStaleStaging(target);
   const staging = `${target}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(staging);
@@ -253,7 +268,7 @@ export async function saveCheckpoint(dir: string, module: Module, description: C
       const trainMeta = { format: TRAIN_STATE_FORMAT, version: CHECKPOINT_VERSION, ...trainState.meta };
       await writeFileAtomic(join(staging, CHECKPOINT_FILES.trainMeta), `${JSON.stringify(trainMeta, null, 2)}\n`);
     }
-  });
+  }, [...CHECKPOINT_OWNS, ...Object.keys(options.files ?? {})]);
   return meta;
 }
 
@@ -296,6 +311,14 @@ export async function loadCheckpointInto(
   } finally {
     for (const t of state.values()) t.dispose();
   }
+}
+
+/** Reads only train-state.json of a checkpoint (not validated beyond being JSON), or null when it has none. */
+export async function readTrainStateMeta(dir: string): Promise<Record<string, unknown> | null> {
+  const metaFile = join(resolveCheckpointDir(dir), CHECKPOINT_FILES.trainMeta);
+  if (!existsSync(metaFile)) return null;
+  const meta = await readJson(metaFile);
+  return isPlainObject(meta) ? meta : null;
 }
 
 /** Reads the training state saved with a checkpoint, or null when it has none. Tensors are owned by the caller. */

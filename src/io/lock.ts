@@ -7,7 +7,7 @@
  * over; a lock held from another host cannot be checked and is waited for (the message names the
  * file to delete if that run is known to be dead).
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -45,6 +45,56 @@ function alive(owner: LockOwner): boolean {
   }
 }
 
+function takeLock(path: string, me: LockOwner): (() => void) | null {
+  try {
+    const fd = openSync(path, 'wx');
+    try {
+      writeSync(fd, JSON.stringify(me));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return null;
+  }
+  const release = (): void => {
+    process.removeListener('exit', release);
+    const owner = readOwner(path);
+    if (owner !== null && owner.pid === me.pid && owner.host === me.host) rmSync(path, { force: true });
+  };
+  process.once('exit', release); // also released when the process exits without calling it (Ctrl-C)
+  return release;
+}
+
+/** Age of a file in milliseconds (Infinity when it is gone). */
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return Infinity;
+  }
+}
+
+/**
+ * Takes the lock file `path` without waiting: returns the function that releases it, or the
+ * owner (null when its content cannot be read) of a lock another live process holds. Stale locks
+ * (their process has ended, or unreadable and older than 10 s) are taken over.
+ */
+export function tryAcquireLock(path: string): { release: () => void } | { owner: LockOwner | null } {
+  const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const release = takeLock(path, me);
+    if (release !== null) return { release };
+    const owner = readOwner(path);
+    if ((owner !== null && !alive(owner)) || (owner === null && ageMs(path) > 10_000)) {
+      rmSync(path, { force: true }); // stale: its process is gone
+      continue;
+    }
+    if (owner !== null) return { owner };
+  }
+  return { owner: readOwner(path) };
+}
+
 /**
  * Takes the lock file `path`, waiting while another live process holds it; returns the function
  * that releases it. Stale locks (their process has ended) are taken over.
@@ -53,20 +103,8 @@ export async function acquireLock(path: string, options: AcquireLockOptions = {}
   const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
   let announced = false;
   for (;;) {
-    try {
-      const fd = openSync(path, 'wx');
-      try {
-        writeSync(fd, JSON.stringify(me));
-      } finally {
-        closeSync(fd);
-      }
-      return () => {
-        const owner = readOwner(path);
-        if (owner !== null && owner.pid === me.pid && owner.host === me.host) rmSync(path, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
+    const release = takeLock(path, me);
+    if (release !== null) return release;
     const owner = readOwner(path);
     if (owner !== null && !alive(owner)) {
       rmSync(path, { force: true }); // stale: its process is gone

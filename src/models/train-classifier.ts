@@ -10,12 +10,12 @@ import { manualSeed, noGrad, scope, tensor } from '../tensor/index.js';
 import { crossEntropy } from '../nn/functional.js';
 import type { Module } from '../nn/index.js';
 import { Adam, OneCycleLR, SGD, CosineAnnealingLR, MultiStepLR, type LRScheduler, type Optimizer } from '../optim/index.js';
-import { fit, type EpochMetrics, type FitEvent, type LossFunction, type Metric } from '../train/index.js';
+import { checkResumeConfig, fit, type EpochMetrics, type FitEvent, type LossFunction, type Metric } from '../train/index.js';
 import {
   DataLoader, firstN, horizontalFlip, loadDataset, locateDataset, randomCrop, trainValSplit, type BatchTransform, type Dataset, type LoadDatasetOptions,
 } from '../data/index.js';
 import { BastionError } from '../util/errors.js';
-import { loadCheckpointInto } from '../io/checkpoint.js';
+import { checkpointExists, loadCheckpointInto, readCheckpointMeta } from '../io/checkpoint.js';
 import { Classifier, type Normalization } from './classifier.js';
 import { architecture, createClassifier, loadClassifier, modelConfig, saveModel } from './registry.js';
 import type { ImportOptions } from './imported.js';
@@ -119,6 +119,12 @@ export interface TrainClassifierOptions {
   metrics?: Record<string, Metric>;
   /** Recorded in model.json `training` (e.g. { defense: 'madry', eps: 0.3, aad: {...} }). */
   trainingInfo?: Record<string, unknown>;
+  /** Discard an interrupted run's `<out>.work/` and start over (without it, a fresh run refuses to). */
+  restart?: boolean;
+  /** Replace a model of another architecture already saved in `out` (without it, refused). */
+  force?: boolean;
+  /** Stops training between batches, saving the batches done to `<out>.work/last` first (see fit). */
+  signal?: AbortSignal;
 }
 
 /** What {@link trainClassifier} reports. */
@@ -220,6 +226,12 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
   if (recipe.schedule === 'multistep') checkMilestones(recipe);
   const seed = options.seed ?? 0;
   const dataOptions = options.dataOptions ?? {};
+  // Everything that defines the run: a resume must match it (checked before any data is loaded).
+  const runConfig: Record<string, unknown> = {
+    architecture: options.architecture, from: options.from ?? null, data: options.data, dataOptions,
+    limit: options.limit ?? null, recipe, training: options.trainingInfo ?? null,
+  };
+  await checkOutputs(options, runConfig);
   const base = await loadDataset(options.data, { ...dataOptions, split: 'train' });
   const test = await loadEvaluationSplit(options.data, dataOptions);
   try {
@@ -228,11 +240,35 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
     const split = valCount > 0 ? trainValSplit(fullTrain, { valCount, seed }) : null;
     return await fitClassifierOn(
       { train: split ? split.train : fullTrain, val: split?.val ?? null, test: test?.dataset ?? null, testSplit: test?.split ?? null },
-      { ...options, recipe, seed },
+      { ...options, recipe, seed, runConfig },
     );
   } finally {
     base.dispose();
     test?.dataset.dispose();
+  }
+}
+
+/**
+ * What a run may do with `out` and `<out>.work/`, decided before any data is loaded: a resume must
+ * have the interrupted run's config; a fresh run refuses to discard an interrupted one (unless
+ * `restart`) and to replace a model of another architecture (unless `force`).
+ */
+async function checkOutputs(options: TrainClassifierOptions, runConfig: Record<string, unknown>): Promise<void> {
+  const work = `${options.out}.work`;
+  if (options.resume ?? false) {
+    await checkResumeConfig(work, runConfig);
+  } else if (existsSync(work)) {
+    if (!(options.restart ?? false)) {
+      throw new BastionError(`${work} holds an interrupted training run`, { hint: 'continue it with --resume, or discard it and start over with --restart' });
+    }
+    await rm(work, { recursive: true, force: true });
+  }
+  if (options.from === undefined && !(options.force ?? false) && checkpointExists(options.out)) {
+    const saved = (await readCheckpointMeta(options.out)).architecture;
+    const now = architecture(options.architecture).base;
+    if (saved !== now) {
+      throw new BastionError(`${options.out} already holds a '${saved}' model; this run trains '${now}'`, { hint: 'choose another --out, or replace it with --force' });
+    }
   }
 }
 
@@ -253,7 +289,7 @@ export interface ClassifierDataSets {
  */
 export async function fitClassifierOn(
   sets: ClassifierDataSets,
-  options: Omit<TrainClassifierOptions, 'recipe' | 'seed' | 'limit' | 'dataOptions'> & { recipe: ClassifierRecipe; seed: number },
+  options: Omit<TrainClassifierOptions, 'recipe' | 'seed' | 'limit' | 'dataOptions'> & { recipe: ClassifierRecipe; seed: number; runConfig?: Record<string, unknown> },
 ): Promise<TrainClassifierResult> {
   const started = performance.now();
   const { recipe, seed } = options;
@@ -283,6 +319,8 @@ export async function fitClassifierOn(
       epochs: recipe.epochs, checkpointDir: work, resume: options.resume ?? false, seed,
       modelInfo: { architecture: start?.architecture ?? architecture(options.architecture).base, config, normalization: { mean: [...normalization.mean], std: [...normalization.std] }, classNames, inputShape: [channels, height, width] },
       label: `${options.architecture} on ${options.data}`,
+      ...(options.runConfig ? { runConfig: options.runConfig } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       progress: options.progress ?? true,
     });

@@ -16,7 +16,7 @@
  * run exactly, given the same seed and a BatchSource whose `batches(epoch)` is deterministic.
  */
 import { join } from 'node:path';
-import { checkpointExists, readTrainState, saveCheckpoint, loadCheckpointInto, type CheckpointDescription } from '../io/checkpoint.js';
+import { checkpointExists, readTrainState, readTrainStateMeta, saveCheckpoint, loadCheckpointInto, type CheckpointDescription } from '../io/checkpoint.js';
 import { crossEntropy } from '../nn/functional.js';
 import type { Module } from '../nn/index.js';
 import { clipGradNorm, type LRScheduler, type Optimizer, type OptimizerStateMeta, type SchedulerState } from '../optim/index.js';
@@ -122,8 +122,16 @@ export interface FitOptions {
   label?: string;
   /** Show a progress bar / lines on stderr (default true). */
   progress?: boolean;
-  /** Stops training between batches (the epoch in progress is lost; the last checkpoint stays). */
+  /**
+   * Stops training between batches: with `checkpointDir`, the batches done so far are saved to
+   * `last` first (a mid-epoch checkpoint that `resume` continues), then the abort reason is thrown.
+   */
   signal?: AbortSignal;
+  /**
+   * Everything that defines the run (data, model, recipe, limits, ...), saved in the training state;
+   * `resume` refuses a run whose config differs and names the fields (see {@link configDifferences}).
+   */
+  runConfig?: Record<string, unknown>;
 }
 
 /** What {@link fit} returns. */
@@ -152,6 +160,8 @@ interface FitTrainState {
   history: EpochMetrics[];
   /** Progress inside epoch `epochsCompleted` at a mid-epoch save; absent at epoch boundaries. */
   partial?: PartialEpoch;
+  /** {@link FitOptions.runConfig} of the run (absent in states written before it existed). */
+  runConfig?: Record<string, unknown>;
 }
 
 /** The state of an unfinished epoch, enough to finish it exactly as the uninterrupted run would. */
@@ -322,7 +332,16 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     const skippedBefore = skippedBatches;
     skippedBatches += partial?.skippedBatches ?? 0;
     for await (const batch of train.batches(epoch, startBatch)) {
-      options.signal?.throwIfAborted();
+      if (options.signal?.aborted === true) {
+        // Keep the batches done: a mid-epoch checkpoint that resume continues exactly.
+        if (lastDir !== undefined && batchIndex > startBatch) {
+          await checkpointLast(lastDir, epoch, {
+            batchesDone: batchIndex, samplesDone, lr, seconds: (performance.now() - epochStart) / 1000,
+            skippedBatches: skippedBatches - skippedBefore, running: running.state(),
+          });
+        }
+        options.signal.throwIfAborted();
+      }
       const n = batchSize(batch);
       samplesDone += n;
       const values = scope(() => {
@@ -456,6 +475,7 @@ async function saveLast(dir: string, options: FitOptions, state: LoopState): Pro
     for (const [k, t] of optimizerState.tensors) tensors.set(OPTIMIZER_PREFIX + k, t);
     const meta: FitTrainState = {
       ...state,
+      ...(options.runConfig === undefined ? {} : { runConfig: JSON.parse(JSON.stringify(options.runConfig)) as Record<string, unknown> }),
       optimizer: optimizerState.meta,
       scheduler: options.scheduler?.stateDict() ?? null,
     };
@@ -486,6 +506,7 @@ async function restore(dir: string, options: FitOptions): Promise<LoopState> {
         hint: 'pass the same seed to reproduce the run, or start over without resume',
       });
     }
+    checkRunConfig(dir, meta.runConfig, options.runConfig);
     if ((meta.scheduler === null) !== (options.scheduler === undefined)) {
       throw new BastionError(`cannot resume from ${dir}: the saved run ${meta.scheduler === null ? 'had no' : `had a ${meta.scheduler.type}`} learning-rate schedule, this one ${options.scheduler === undefined ? 'has none' : 'has one'}`);
     }
@@ -497,7 +518,7 @@ async function restore(dir: string, options: FitOptions): Promise<LoopState> {
     options.optimizer.loadStateDict({ meta: meta.optimizer, tensors: optimizerTensors });
     if (meta.scheduler !== null) options.scheduler?.loadStateDict(meta.scheduler);
     setRngState(rng);
-    const { optimizer: _o, scheduler: _s, format: _f, version: _v, ...loop } = meta as FitTrainState & { format?: unknown; version?: unknown };
+    const { optimizer: _o, scheduler: _s, format: _f, version: _v, runConfig: _c, ...loop } = meta as FitTrainState & { format?: unknown; version?: unknown };
     if (options.earlyStopping !== undefined && loop.earlyStopping === null) {
       loop.earlyStopping = { metric: options.earlyStopping.metric, best: null, bestEpoch: -1, badEpochs: 0 };
     }
@@ -505,4 +526,47 @@ async function restore(dir: string, options: FitOptions): Promise<LoopState> {
   } finally {
     for (const t of saved.tensors.values()) t.dispose();
   }
+}
+
+function flatten(value: unknown, prefix: string, out: Map<string, string>): void {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix === '' ? k : `${prefix}.${k}`, out);
+    if (Object.keys(value).length === 0 && prefix !== '') out.set(prefix, '{}');
+  } else if (value !== undefined) {
+    out.set(prefix, JSON.stringify(value));
+  }
+}
+
+/**
+ * The fields in which two run configs differ, as `path: saved -> now` lines (nested keys joined
+ * with dots, e.g. `recipe.lr: 0.002 -> 0.01`); empty when they agree.
+ */
+export function configDifferences(saved: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  const a = new Map<string, string>();
+  const b = new Map<string, string>();
+  flatten(JSON.parse(JSON.stringify(saved)), '', a);
+  flatten(JSON.parse(JSON.stringify(now)), '', b);
+  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+  return keys.filter((k) => a.get(k) !== b.get(k)).map((k) => `${k}: ${a.get(k) ?? '(unset)'} -> ${b.get(k) ?? '(unset)'}`);
+}
+
+function checkRunConfig(dir: string, saved: Record<string, unknown> | undefined, now: Record<string, unknown> | undefined): void {
+  if (saved === undefined || now === undefined) return;
+  const differences = configDifferences(saved, now);
+  if (differences.length === 0) return;
+  throw new BastionError(`cannot resume from ${dir}: this run's options differ from the interrupted run's (${differences.join('; ')})`, {
+    hint: 'resume with the same options as the interrupted run, or start over with --restart',
+  });
+}
+
+/**
+ * Checks, before any data is loaded, that the interrupted run saved in `<checkpointDir>/last`
+ * (if any) was started with `runConfig`; throws naming the differing fields. Reads only the JSON state.
+ */
+export async function checkResumeConfig(checkpointDir: string, runConfig: Record<string, unknown>): Promise<void> {
+  const dir = join(checkpointDir, 'last');
+  if (!checkpointExists(dir)) return;
+  const saved = await readTrainStateMeta(dir);
+  if (saved === null) return;
+  checkRunConfig(dir, (saved as unknown as FitTrainState).runConfig, runConfig);
 }

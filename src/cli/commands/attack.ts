@@ -7,7 +7,7 @@
 import { basename, join } from 'node:path';
 import { choiceOption, flag, numberListOption, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
-import { UsageError } from '../../util/errors.js';
+import { BastionError, UsageError } from '../../util/errors.js';
 import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, importedOf, loadCommandClassifier } from '../import-options.js';
 
 const TARGET_HELP = 'CLASS (index), random or least-likely';
@@ -48,9 +48,13 @@ function parseBounds(raw: string): [number, number] {
 }
 
 /** The `bastion attack` command. */
+/** The files `bastion attack` writes into --out (anything else there is refused). */
+const ATTACK_FILES = ['summary.json', 'examples.safetensors', 'grid.png'];
+
 export const attackCommand: Command = {
   name: 'attack',
   summary: 'Attack a trained classifier (fgsm, pgd, apgd, cw, square, ...) at a list of epsilons; write results, examples and a picture grid',
+  output: { option: 'out', owns: ATTACK_FILES, create: false },
   usage: 'attack --model DIR|FILE --data NAME --attack NAME --eps LIST --out DIR [--norm linf|l2] [--steps N] [--targeted --target CLASS|random|least-likely] [...]',
   description: [
     'Runs the attack on the test split batch by batch and reports, per epsilon, the accuracy on the adversarial examples,',
@@ -102,7 +106,7 @@ export const attackCommand: Command = {
     'bastion attack --model runs/models/lenet-mnist --data mnist --attack pgd --eps 0.3 --targeted --target least-likely --out runs/attacks/pgd-ll',
     'bastion attack --model resnet18.onnx --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --data cifar10 --input-size 32 --attack pgd --eps 8/255 --out runs/attacks/pgd-onnx',
   ],
-  async run({ values, print }) {
+  async run({ values, print, signal }) {
     const modelDir = requiredString(values, 'model');
     const dataName = requiredString(values, 'data');
     const out = requiredString(values, 'out', 'results, examples and the grid are written there');
@@ -133,6 +137,8 @@ export const attackCommand: Command = {
 
     const attack = createAttack(attackName, options);
     const table = values['compare'] === undefined ? null : paperTable(requiredString(values, 'compare'));
+    // --out is checked and locked before run() (output below); each run's files go into a fresh folder swapped in at the end.
+    const { replaceDirectory } = await import('../../io/checkpoint.js');
     const { model, meta } = await loadCommandClassifier(values, 'model', modelDir);
     const dataset = await loadDataset(dataName, { split, ...(dataDir ? { dataDir } : {}) });
     const collector = new ExampleCollector(Math.max(saveCount, gridCount), epsilons);
@@ -144,6 +150,7 @@ export const attackCommand: Command = {
         attack, threat, batchSize, seed, label: `${attackName} on ${dataset.name}`,
         ...(limit === undefined ? {} : { limit }), ...(target === undefined ? {} : { target }),
         onBatch: (batch) => collector.add(batch),
+        ...(signal ? { signal } : {}),
       });
       const classNames = meta.classNames ?? dataset.classNames;
       const comparison = table === null ? null : {
@@ -152,14 +159,8 @@ export const attackCommand: Command = {
           result.perEpsilon.map((e) => ({ epsilon: e.epsilon, value: e.accuracy }))),
       };
       const files: Record<string, string> = { summary: 'summary.json' };
-      if (saveCount > 0 && collector.count > 0) {
-        await collector.writeSafetensors(join(out, 'examples.safetensors'), saveCount, { attack: attackName, data: dataset.name, classNames });
-        files['examples'] = 'examples.safetensors';
-      }
-      if (gridCount > 0 && collector.count > 0) {
-        await writeFileAtomic(join(out, 'grid.png'), collector.gridPng(gridCount), { mkdirs: true });
-        files['grid'] = 'grid.png';
-      }
+      if (saveCount > 0 && collector.count > 0) files['examples'] = 'examples.safetensors';
+      if (gridCount > 0 && collector.count > 0) files['grid'] = 'grid.png';
       const summary = {
         format: 'bastion-attack-summary', version: 1,
         model: { dir: modelDir, architecture: meta.architecture, classNames, ...(imported ? { imported } : {}) },
@@ -170,7 +171,11 @@ export const attackCommand: Command = {
         comparison, files,
         provenance: collectProvenance({ seed, command: `bastion ${process.argv.slice(2).join(' ')}` }),
       };
-      await writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`, { mkdirs: true });
+      await replaceDirectory(out, async (staging) => {
+        if (files['examples']) await collector.writeSafetensors(join(staging, 'examples.safetensors'), saveCount, { attack: attackName, data: dataset.name, classNames });
+        if (files['grid']) await writeFileAtomic(join(staging, 'grid.png'), collector.gridPng(gridCount), { mkdirs: true });
+        await writeFileAtomic(join(staging, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`, { mkdirs: true });
+      }, ATTACK_FILES);
 
       const pct = (v: number | null): string => (v === null ? '-' : `${(v * 100).toFixed(2)}%`);
       print(`${attackName} (${norm}${targeted ? `, targeted: ${String(target)}` : ''}) on ${dataset.name}, ${result.samples} images` +
@@ -184,6 +189,11 @@ export const attackCommand: Command = {
         `(${Math.round(result.samples / result.attackSeconds)} images/s), wall ${result.wallSeconds.toFixed(1)} s`);
       if (comparison !== null && table !== null) print(formatComparison(comparison.rows, `${table.id}: ${table.title} (${dataName})`));
       print(`wrote ${Object.values(files).map((f) => join(out, f)).join(', ')}`);
+      if (result.interrupted === true) {
+        throw new BastionError(`interrupted after ${result.samples} images: ${join(out, 'summary.json')} holds every epsilon's results on those ("interrupted": true)`, {
+          hint: 'run the same command again for all images', exitCode: 130,
+        });
+      }
       return summary;
     } finally {
       collector.dispose();

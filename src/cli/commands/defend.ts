@@ -12,6 +12,7 @@ import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, classNamesOf, importHelp, loadC
 export const defendCommand: Command = {
   name: 'defend',
   summary: 'Purify image files with a trained purifier and compare the classifier\'s verdict before and after',
+  output: { option: 'out', owns: [/\.purified\.png$/] },
   usage: 'defend --classifier DIR|FILE --purifier DIR [--out DIR] IMAGE...',
   description: 'Each image is converted to the classifier\'s input (channels, size), purified, and classified before and after; ' +
     'with --out, the purified images are written there as PNG (NAME.purified.png).\n\n' + importHelp('classifier'),
@@ -26,6 +27,8 @@ export const defendCommand: Command = {
   examples: ['bastion defend --classifier runs/models/simple-cnn-mnist --purifier runs/models/cae-mnist --out purified adv.png'],
   async run({ values, positionals, print }) {
     if (positionals.length === 0) throw new UsageError('give at least one image file');
+    const { distinctOutputNames } = await import('../../io/output-dir.js');
+    const outputNames = distinctOutputNames(positionals, (file) => `${basename(file, extname(file))}.purified.png`);
     const { loadPurifier } = await import('../../models/index.js');
     const { decodeImage, convertChannels, resizeImage } = await import('../../io/image.js');
     const { imageToTensor, tensorToPng } = await import('../../io/image-tensor.js');
@@ -69,7 +72,7 @@ export const defendCommand: Command = {
         const after = describe(computed.after.slice(i * k, (i + 1) * k));
         let written: string | null = null;
         if (out) {
-          written = join(out, `${basename(file, extname(file))}.purified.png`);
+          written = join(out, outputNames[i] as string);
           await writeFile(written, computed.pngs[i] as Uint8Array);
         }
         const fmt = (v: { class: string; probability: number }[]): string => v.map((p) => `${p.class} ${(p.probability * 100).toFixed(1)}%`).join(', ');

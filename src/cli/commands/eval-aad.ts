@@ -134,6 +134,7 @@ async function runExperiment(experiment: 'table6' | 'a3' | 'attention', values: 
 export const evalAadCommand: Command = {
   name: 'eval-aad',
   summary: 'Paper 004 experiments: Table 6 (FGSM/PGD-k/CW-k), A3 vs plain attacks (Table 7), attention IoU (Table 3)',
+  output: { option: 'out', kind: 'file' },
   usage: 'eval-aad table6|a3|attention --model DIR|FILE --data NAME --out FILE.json [--eps LIST] [...]\n       eval-aad report FILE.json...',
   description:
     'table6: clean, FGSM, PGD-k and CW-k accuracy on the test split at one budget (Madry settings: fixed step, random start; ' +

@@ -9,6 +9,7 @@ import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, chooseLayer, classNamesOf, impo
 export const gradcamCommand: Command = {
   name: 'gradcam',
   summary: 'Grad-CAM heat maps of image files over the images (PNG), for a class or the prediction',
+  output: { option: 'out', owns: [/-gradcam\.png$/] },
   usage: 'gradcam --model DIR|FILE [--layer NAME] [--class N] [--alpha A] --out DIR IMAGE...',
   description:
     'Each image is converted to the model\'s input (channels, size) and explained by Grad-CAM at --layer (default: the ' +
@@ -32,6 +33,8 @@ export const gradcamCommand: Command = {
   ],
   async run({ values, positionals, print }) {
     if (positionals.length === 0) throw new UsageError('give at least one image file');
+    const { distinctOutputNames } = await import('../../io/output-dir.js');
+    const outputNames = distinctOutputNames(positionals, (file) => `${basename(file, extname(file))}-gradcam.png`);
     const { decodeImage, convertChannels, resizeImage, encodePng } = await import('../../io/image.js');
     const { imageToTensor } = await import('../../io/image-tensor.js');
     const { writeFileAtomic } = await import('../../io/atomic.js');
@@ -62,7 +65,7 @@ export const gradcamCommand: Command = {
           const area = attentionArea(maps).float().mean().item();
           return { png: encodePng(heatmapOverlay(x.select(0, 0), maps.select(0, 0), alpha)), index, probability, area, grid: [maps.shape[1], maps.shape[2]] };
         });
-        const path = join(outDir, `${basename(file, extname(file))}-gradcam.png`);
+        const path = join(outDir, outputNames[n] as string);
         await writeFileAtomic(path, done.png, { mkdirs: true });
         const name = classNames[done.index] ?? String(done.index);
         print(`${file}: class ${name} (p ${(done.probability * 100).toFixed(1)}%), attention area ${(done.area * 100).toFixed(0)}% of the ${done.grid.join('x')} map -> ${path}`);

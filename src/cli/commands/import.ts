@@ -6,6 +6,7 @@
  */
 import { numberOption, stringOption } from '../args.js';
 import type { Command } from '../command.js';
+import { CHECKPOINT_OWNS } from '../../io/checkpoint-files.js';
 import { UsageError } from '../../util/errors.js';
 import { IMPORT_OPTIONS, checkDataShape, importOptionsFrom } from '../import-options.js';
 import type { ImportedClassifier } from '../../models/imported.js';
@@ -93,6 +94,7 @@ async function fileInfo(model: ImportedClassifier): Promise<FileInfo> {
 export const importCommand: Command = {
   name: 'import',
   summary: 'Import an ONNX/TorchScript classifier: show what was found and decided, check it on data, save a model folder',
+  output: { option: 'out', owns: CHECKPOINT_OWNS, create: false },
   usage: 'import MODEL [--layout nchw|nhwc] [--pixel-scale 1|255] [--mean LIST] [--std LIST] [--input-size HxW] [--channels N]\n' +
     '      [--class-names FILE|LIST] [--output NAME|INDEX] [--output-kind KIND] [--data NAME [--limit N]] [--out DIR]',
   description:

@@ -47,7 +47,11 @@ export const reproduceCommand: Command = {
     const experiment = await loadExperiment(name);
     const out = stringOption(values, 'out') ?? join('runs', 'reproduce', experiment.name);
     const only = stringOption(values, 'only')?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    const results = await runExperiment(experiment, { out, retrain: flag(values, 'retrain'), reevaluate: flag(values, 'reevaluate'), ...(only ? { only } : {}), log: (l) => print(l) });
+    // Checked and locked before the work: a second run into the same --out fails naming this one's pid.
+    const { prepareOutput } = await import('../../io/output-dir.js');
+    const output = prepareOutput(out);
+    const results = await runExperiment(experiment, { out, retrain: flag(values, 'retrain'), reevaluate: flag(values, 'reevaluate'), ...(only ? { only } : {}), log: (l) => print(l) })
+      .finally(() => output.release());
     const { tableToMarkdown, tableToCsv } = await import('../../report/tables.js');
     const header = `# ${experiment.title}${results.smoke ? ' — SMOKE RUN (tiny data, not comparable with the paper)' : ''}\n\n`;
     const markdown = header + results.tables.map(tableToMarkdown).join('\n');

@@ -5,6 +5,7 @@ import type { Command } from '../command.js';
 export const trainEnsembleCommand: Command = {
   name: 'train-ensemble',
   summary: 'Train a K-fold ensemble (paper 001): K classifiers, each on K-1 folds of the training set',
+  output: { option: 'out' },
   usage: 'train-ensemble --model NAME --data NAME --k 10 --out DIR [--epochs N] [--resume]',
   description: 'Member i trains on every fold but fold i (stratified), which validates it. The ensemble votes softly ' +
     '(averaged probabilities) as a model, and hard votes and member accuracies are reported too.',

@@ -2,11 +2,13 @@
 import { choiceOption, flag, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
 import { UsageError } from '../../util/errors.js';
 import type { Command } from '../command.js';
+import { CHECKPOINT_OWNS } from '../../io/checkpoint-files.js';
 import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkClassifierArgument, givenImportFlags, importHelp, importOptionsFrom } from '../import-options.js';
 
 export const trainPurifierCommand: Command = {
   name: 'train-purifier',
   summary: 'Train a purifier (cae, csaae, dae) to reconstruct clean images',
+  output: { option: 'out', owns: CHECKPOINT_OWNS, create: false },
   usage: 'train-purifier --model cae|csaae|dae --data NAME --mode clean|gaussian|adversarial [--classifier DIR|FILE] --out DIR',
   description:
     'Modes: clean — reconstruct clean images, with Gaussian noise on the latent in training (papers 000/002); ' +

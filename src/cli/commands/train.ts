@@ -7,18 +7,22 @@ import { basename, join } from 'node:path';
 import { IMPORT_OPTIONS, importOptionsFrom } from '../import-options.js';
 import { choiceOption, numberListOption, numberOption, requiredString, stringOption, flag } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
-import { UsageError } from '../../util/errors.js';
+import { BastionError, UsageError } from '../../util/errors.js';
+import { CHECKPOINT_OWNS } from '../../io/checkpoint-files.js';
 import type { Paper004Experiment } from '../../eval/aad-config.js';
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'Train a classifier of the model zoo (simple-cnn, lenet, vgg16, ...) on a data set, or fine-tune your own',
-  usage: 'train --model NAME|DIR|FILE --data NAME|DIR --out DIR [--epochs N] [--lr X] [--batch-size N] [--seed N] [--resume]\n' +
+  output: { option: 'out', owns: CHECKPOINT_OWNS, create: false },
+  usage: 'train --model NAME|DIR|FILE --data NAME|DIR --out DIR [--epochs N] [--lr X] [--batch-size N] [--seed N] [--resume|--restart] [--force]\n' +
     '      [--recipe paper004] [--defense madry|alp|trades --eps X [--attack-steps N] [--step-size S] [--aad [--alpha A] [--beta B]]]',
   description:
     'Trains with the recipe for the architecture and data set (Adam + one-cycle for the small CNNs, SGD for VGG/ResNet; ' +
     'random crops, flips for non-digit data; 5,000 validation images choose the best epoch), then reports the accuracy ' +
-    'on the test split and saves the model to --out. Interrupted runs continue with --resume (state in OUT.work/, saved after every epoch and every 10 minutes within one). ' +
+    'on the test split and saves the model to --out. Interrupted runs continue with --resume (state in OUT.work/, saved after every epoch, every 10 minutes within one and at Ctrl-C) ' +
+    'with the same options (a changed data set, model, recipe or limit is refused, naming it); a new run refuses to discard OUT.work/ without --restart ' +
+    'and to replace a model of another architecture in --out without --force. --out is checked (not a file, writable, no foreign files) and locked before any data is loaded. ' +
     'With --defense, every batch is attacked on the fly by PGD (model in eval mode) and the model trains on Madry\'s, ' +
     'ALP\'s or TRADES\' loss; --aad adds paper 004\'s attention rectification and preservation losses. --recipe paper004 ' +
     'applies paper 004\'s schedule for the data set (LeNet: Adam 1e-3, batch 100, 5 epochs, no validation split, with ' +
@@ -44,7 +48,9 @@ export const trainCommand: Command = {
     grayscale: { type: 'boolean', description: 'image folders: load as one channel' },
     'data-dir': { type: 'string', valueName: 'DIR', description: 'where to look for data sets first' },
     seed: { type: 'string', valueName: 'N', description: 'random seed (default 0)' },
-    resume: { type: 'boolean', description: 'continue an interrupted run from OUT.work/ (saved every epoch and every 10 min)' },
+    resume: { type: 'boolean', description: 'continue an interrupted run from OUT.work/ (saved every epoch, every 10 min and at Ctrl-C); the options must be the same' },
+    restart: { type: 'boolean', description: 'discard an interrupted run in OUT.work/ and start over' },
+    force: { type: 'boolean', description: 'replace a model of another architecture already in --out' },
     recipe: { type: 'string', valueName: 'NAME', description: 'default, or paper004 (paper 004 sec. 5.1 schedule and training attack)' },
     defense: { type: 'string', valueName: 'NAME', description: 'adversarial training: madry, alp or trades' },
     eps: { type: 'string', valueName: 'X', description: 'training attack budget (L-inf, pixels in [0,1]; 8/255 accepted)' },
@@ -68,7 +74,7 @@ export const trainCommand: Command = {
     'bastion train --model resnet9 --data cifar10 --recipe paper004 --defense alp --aad --out runs/models/resnet9-alp-aad-cifar10',
     'bastion train --model my-cnn.onnx --data mnist --defense madry --eps 0.3 --epochs 3 --out runs/models/my-cnn-madry   # adversarial fine-tuning of an imported model',
   ],
-  async run({ values, print }) {
+  async run({ values, print, signal }) {
     const { trainClassifier, recipeForEpochs } = await import('../../models/train-classifier.js');
     const modelName = requiredString(values, 'model', 'see `bastion models` for the names, or give a model file or folder to fine-tune');
     const { isImportableFile } = await import('../../models/registry.js');
@@ -97,6 +103,7 @@ export const trainCommand: Command = {
     if (defense?.info.attackPrecisionRequested === 'bfloat16' && !(await import('../../tensor/index.js')).cpuHasNativeBFloat16()) {
       print('note: this CPU has no AVX512-BF16, so a bfloat16 attack is emulated (~20x slower than float32 on AMD Zen 3); --attack-precision auto picks the fast one');
     }
+    if (flag(values, 'resume') && flag(values, 'restart')) throw new UsageError('--resume continues OUT.work/, --restart discards it: give one');
     const result = await trainClassifier({
       architecture: architectureName, data, out,
       ...(fineTune ? { from: { path: modelName, importOptions: importOptionsFrom(values) } } : {}),
@@ -107,9 +114,13 @@ export const trainCommand: Command = {
         ...(flag(values, 'grayscale') ? { channels: 1 } : {}),
       },
       ...(values['limit'] !== undefined ? { limit: numberOption(values, 'limit', 0, { min: 10, integer: true }) } : {}),
-      resume: flag(values, 'resume'), keepWork: flag(values, 'keep-work'),
+      resume: flag(values, 'resume'), restart: flag(values, 'restart'), force: flag(values, 'force'), keepWork: flag(values, 'keep-work'),
+      ...(signal ? { signal } : {}),
       ...(defense ? { loss: defense.loss, metrics: defense.metrics, trainingInfo: { ...defense.info, recipeName }, onEvent: defense.observe } : {}),
       command: `bastion train ${process.argv.slice(3).join(' ')}`,
+    }).catch(async (error: unknown) => {
+      if (signal?.aborted === true) throw await interruptedTraining(out);
+      throw error;
     });
     const acc = result.testAccuracy === null ? 'n/a (no test split)' : `${(result.testAccuracy * 100).toFixed(2)}%`;
     print(`${architectureName} on ${data}: ${result.testSplit ?? 'test'} accuracy ${acc} after ${result.epochs} epochs ` +
@@ -123,6 +134,18 @@ export const trainCommand: Command = {
     };
   },
 };
+
+/** The error a Ctrl-C'd training run ends with: what OUT.work/ kept and how to continue. */
+export async function interruptedTraining(out: string): Promise<BastionError> {
+  const { readTrainStateMeta, checkpointExists } = await import('../../io/checkpoint.js');
+  const last = join(`${out}.work`, 'last');
+  const state = checkpointExists(last) ? await readTrainStateMeta(last).catch(() => null) : null;
+  if (state === null) return new BastionError('interrupted before the first checkpoint: nothing was saved', { hint: 'run the command again', exitCode: 130 });
+  const epochs = Number(state['epochsCompleted']);
+  const partial = state['partial'] as { batchesDone?: number } | undefined;
+  const where = partial?.batchesDone === undefined ? `${epochs} epoch${epochs === 1 ? '' : 's'}` : `${epochs} epoch${epochs === 1 ? '' : 's'} and ${partial.batchesDone} batches of the next`;
+  return new BastionError(`interrupted: ${where} saved in ${last}`, { hint: 'continue with the same command and --resume', exitCode: 130 });
+}
 
 /** The adversarial-training loss the --defense options ask for (null without --defense). */
 async function defenseFrom(values: OptionValues, recipeAttack: Paper004Experiment['trainingAttack'] | null) {
