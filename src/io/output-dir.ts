@@ -107,6 +107,7 @@ export function prepareOutput(out: string, options: PrepareOutputOptions = {}): 
     }
   }
   checkParent(path, option, out);
+  mkdirSync(dirname(path), { recursive: true }); // the lock lives beside the output
   const lockFile = join(dirname(path), `${basename(path)}.lock`);
   const lock = tryAcquireLock(lockFile);
   if ('owner' in lock) {
