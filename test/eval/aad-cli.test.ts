@@ -124,7 +124,7 @@ it('gradcam writes heat-map overlays; bad usage fails in one line', async () => 
     [['train', '--model', 'lenet', '--data', 'mnist', '--defense', 'madry', '--out', join(dir, 'x')], /--defense needs --eps/],
     [['train', '--model', 'simple-cnn', '--data', 'mnist', '--recipe', 'paper004', '--out', join(dir, 'x')], /paper004 on mnist is for --model lenet/],
     [['eval-aad', 'table7', '--model', model], /eval-aad needs an experiment: table6, a3, attention, report/],
-    [['gradcam', '--model', model, '--layer', 'nope', '--out', dir, picture], /no tap point 'nope'/],
+    [['gradcam', '--model', model, '--layer', 'nope', '--out', join(dir, 'cams-bad'), picture], /no tap point 'nope'/],
   ] as const) {
     const e = await bastion(...args);
     assert.equal(e.code, 2, `${args.join(' ')}: ${e.stderr}`);
