@@ -7,7 +7,12 @@
  * Safety: binds to 127.0.0.1 unless told otherwise; on a loopback address only requests whose Host
  * header names the loopback are served (DNS-rebinding guard); every path taken from a request (run
  * ids, model ids) is resolved strictly inside its root folder (src/report/safe-path.ts); uploads are
- * size-limited and decoded with a pixel limit; bad input gets a 4xx JSON error saying what to fix.
+ * size-limited (a larger body is read to its end and answered 413) and decoded with a pixel limit;
+ * bad input gets a 4xx JSON error saying what to fix. State-changing requests (the attack POST) are
+ * refused unless they come from the dashboard's own origin with its X-Bastion-Request header (or an
+ * image content type), so a page on another site cannot make a visitor's browser run attacks. Model
+ * work runs on worker threads (src/report/attack-pool.ts): the event loop serving pages never waits
+ * on an attack; the queue in front of the workers and each attack's running time are bounded.
  *
  * JSON API (all responses are JSON except the pages and /api/sample's PNG-in-JSON):
  *
