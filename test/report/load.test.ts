@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDashboard, type Dashboard } from '../../src/report/server.js';
 import { setProgressOutput } from '../../src/util/progress.js';
+import { engineMemory } from '../../src/tensor/runtime.js';
 import { writePatchDataset } from '../defenses/fixtures.js';
 import { runTinyExperiment } from './fixtures.js';
 
@@ -123,6 +124,7 @@ describe('dashboard load (loopback, bounded)', () => {
 
   it('refuses attacks beyond the queue with 503 and Retry-After, stops one past its time limit (504) and goes on with a fresh worker', { timeout: 30_000 }, async () => {
     const logs: string[] = [];
+    const before = engineMemory().inUse ?? 0;
     const dashboard = await start({ maxQueuedAttacks: 2, attackTimeoutMs: 400, log: (line) => logs.push(line) });
     assert.equal((await attack(dashboard, 'attack=fgsm')).status, 200);
     const burst = await Promise.all(Array.from({ length: 6 }, (_, i) => attack(dashboard, 'attack=apgd&steps=100', i)));
@@ -141,6 +143,13 @@ describe('dashboard load (loopback, bounded)', () => {
     const next = await attack(dashboard, 'attack=fgsm');
     assert.equal(next.status, 200, next.body);
     assert.equal(logs.filter((l) => l.startsWith(`loaded model ${classifierId} `)).length, 2, 'the new worker loads the model again');
+    // The CPU allocator is process-wide: what the terminated and the closed worker held is given back.
+    await dashboard.close();
+    open.splice(open.indexOf(dashboard), 1);
+    const leaked = (engineMemory().inUse ?? 0) - before;
+    process.stderr.write(`load: native bytes in use after two workers ended: ${leaked} more than before\n`);
+    assert.ok(leaked < 64 * 1024, `${leaked} bytes still in use after the workers ended`);
+    assert.ok((engineMemory().peakInUse ?? 0) > before + 64 * 1024, 'the workers did hold native memory while they ran');
   });
 
   it('keeps at most maxLoadedModels models per worker, disposing the least recently used', { timeout: 30_000 }, async () => {
