@@ -21,7 +21,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Module, LoadStateDictResult } from '../nn/index.js';
 import { StateDictError } from '../nn/index.js';
 import type { Tensor } from '../tensor/index.js';
-import { BastionError, DataError } from '../util/errors.js';
+import { BastionError, DataError, jsonSyntaxProblem } from '../util/errors.js';
 import { fsyncDirectory, writeFileAtomic } from './atomic.js';
 import { collectProvenance, type Provenance } from './provenance.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
@@ -135,7 +135,7 @@ async function readJson(file: string): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new DataError(file, `is not valid JSON (${(error as Error).message})`);
+    throw new DataError(file, jsonSyntaxProblem(error, text));
   }
 }
 

@@ -11,7 +11,7 @@
 import { endianness } from 'node:os';
 import { open, readFile, stat } from 'node:fs/promises';
 import { tensor, type DType, type Tensor } from '../tensor/index.js';
-import { DataError } from '../util/errors.js';
+import { DataError, jsonSyntaxProblem } from '../util/errors.js';
 import { writeFileAtomic } from './atomic.js';
 
 /** Element types of the safetensors format that Bastion reads and writes. */
@@ -79,7 +79,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: numb
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new DataError(source, `safetensors header is not valid JSON (${(error as Error).message}); the file is corrupt or not a safetensors file`);
+    throw new DataError(source, `safetensors header ${jsonSyntaxProblem(error, text)}; the file is corrupt or not a safetensors file`);
   }
   if (!isPlainObject(parsed)) throw new DataError(source, 'safetensors header must be a JSON object of tensor entries');
   const metadata: Record<string, string> = {};

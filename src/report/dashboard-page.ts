@@ -6,6 +6,9 @@
 import { escapeXml as esc } from './svg.js';
 import type { ModelEntry, RunEntry } from './server.js';
 
+/** The header the playground sends with its POSTs (a page on another site cannot send it without a CORS preflight). */
+export const REQUEST_HEADER = 'X-Bastion-Request';
+
 /** The dashboard's stylesheet (/assets/style.css). */
 export const DASHBOARD_CSS = `
 :root { color-scheme: light; --fg: #1d1d1f; --muted: #5a5a5f; --line: #d9d9de; --ok: #11703a; --bad: #b3261e; --accent: #0b57a4; }
@@ -268,8 +271,9 @@ export const PLAYGROUND_SCRIPT = String.raw`'use strict';
     state.busy = true;
     setStatus('Running ' + $('attack').value + ' at ε = ' + $('eps').value + '…');
     try {
-      const init = { method: 'POST' };
-      if (body) { init.body = body; init.headers = { 'Content-Type': body.type || 'application/octet-stream' }; }
+      // The custom header marks the request as the dashboard's own (the server refuses POSTs without it or an image type).
+      const init = { method: 'POST', headers: { '${REQUEST_HEADER}': '1' } };
+      if (body) { init.body = body; init.headers['Content-Type'] = body.type || 'application/octet-stream'; }
       const result = await getJson('/api/attack?' + params.toString(), init);
       render(result);
       document.body.dataset.lastRun = String(Date.now());

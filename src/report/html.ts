@@ -17,7 +17,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { CellSpec, ExperimentResults, ResolvedTable, TableSpec } from '../eval/experiment.js';
 import type { RobustnessResult } from '../eval/robustness.js';
 import type { DefenseEvaluation } from '../eval/defense.js';
@@ -27,7 +27,7 @@ import type { ExampleImage, ExampleSet } from '../eval/examples.js';
 import type { ComparisonRow } from '../eval/paper.js';
 import type { Provenance } from '../io/provenance.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { BastionError, DataError } from '../util/errors.js';
+import { BastionError, DataError, jsonSyntaxProblem } from '../util/errors.js';
 import { formatPairedComparison } from '../eval/stats.js';
 import { formatCell } from './tables.js';
 import { escapeXml as esc, lineChart, percentTick, shortNumber, type Point, type Series } from './svg.js';
@@ -101,11 +101,16 @@ export async function loadRun(dir: string): Promise<RunData> {
       exitCode: 2,
     });
   }
+  // The description file is read at its real path and only if that lies inside the run folder: a
+  // symbolic link to a file elsewhere (/etc/hostname) is refused, and parse errors never quote content.
+  const real = await resolveFileInside(dir, basename(found.file));
+  if (real === null) throw new DataError(found.file, 'is not a regular file');
+  const text = await readFile(real, 'utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(found.file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new DataError(found.file, `is not valid JSON (${(error as Error).message})`);
+    throw new DataError(found.file, jsonSyntaxProblem(error, text));
   }
   const expected = RUN_FILES.find((r) => r.kind === found.kind)!.format;
   const format = (parsed as { format?: unknown } | null)?.format;

@@ -3,7 +3,7 @@
  * run and model ids in dashboard URLs) strictly inside a root folder: no absolute paths, no `..`
  * segments, no backslashes or NUL bytes, and no symbolic link that leads out of the root.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { BastionError } from '../util/errors.js';
 
@@ -55,4 +55,23 @@ export async function resolveFileInside(root: string, path: string): Promise<str
   const real = await resolveInside(root, path);
   if (real === null) return null;
   return (await stat(real)).isFile() ? real : null;
+}
+
+/**
+ * Throws {@link UnsafePathError} when an entry of the folder `dir` (inside `root`) is a symbolic
+ * link whose real location is outside the real `root` (a model.json linked to /etc/hostname), so
+ * that every file later read from the folder by name stays inside the root.
+ */
+export async function assertLinksInside(root: string, dir: string): Promise<void> {
+  const realRoot = await realpath(root);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isSymbolicLink()) continue;
+    let real: string;
+    try {
+      real = await realpath(join(dir, entry.name));
+    } catch {
+      continue; // a dangling link reads as a missing file
+    }
+    if (!isInside(realRoot, real)) throw new UnsafePathError(entry.name, 'leads outside its folder (symbolic link)');
+  }
 }

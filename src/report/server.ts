@@ -7,7 +7,12 @@
  * Safety: binds to 127.0.0.1 unless told otherwise; on a loopback address only requests whose Host
  * header names the loopback are served (DNS-rebinding guard); every path taken from a request (run
  * ids, model ids) is resolved strictly inside its root folder (src/report/safe-path.ts); uploads are
- * size-limited and decoded with a pixel limit; bad input gets a 4xx JSON error saying what to fix.
+ * size-limited (a larger body is read to its end and answered 413) and decoded with a pixel limit;
+ * bad input gets a 4xx JSON error saying what to fix. State-changing requests (the attack POST) are
+ * refused unless they come from the dashboard's own origin with its X-Bastion-Request header (or an
+ * image content type), so a page on another site cannot make a visitor's browser run attacks. Model
+ * work runs on worker threads (src/report/attack-pool.ts): the event loop serving pages never waits
+ * on an attack; the queue in front of the workers and each attack's running time are bounded.
  *
  * JSON API (all responses are JSON except the pages and /api/sample's PNG-in-JSON):
  *
@@ -18,7 +23,9 @@
  *   GET  /api/sample?data=NAME&index=N    a test image: { png (data: URI), label, className, count }
  *   POST /api/attack?classifier=ID[&purifier=ID]&attack=NAME&eps=X[&mode=gray-box|white-box|bpda][&steps=N]
  *                   [&data=NAME&index=N][&invert=1]
- *        body: the image (PNG or JPEG bytes, at most 2 MB), or empty with data+index
+ *        body: the image (PNG or JPEG bytes, at most 2 MB), or empty with data+index; from this
+ *        origin only, with the X-Bastion-Request header or the image's Content-Type (not a form type)
+ *        -> 503 + Retry-After when too many attacks wait, 504 when one runs past the time limit
  *        -> { label, labelSource, clean, adversarial, perturbation, purified, purifiedClean, gradcam, seconds }
  *   GET  /report/<run id>                 the run's HTML report
  *   GET  /  and  /play                    the pages
@@ -29,22 +36,20 @@ import { existsSync } from 'node:fs';
 import { readdir, realpath } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { BastionError, DataError, describeError } from '../util/errors.js';
-import { noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
-import { convertChannels, decodeImage, encodePng, resizeImage, type RawImage } from '../io/image.js';
-import { imageToTensor, tensorToImage, tensorToPng } from '../io/image-tensor.js';
+import { scope } from '../tensor/index.js';
+import { tensorToImage, tensorToPng } from '../io/image-tensor.js';
 import { readCheckpointMeta, type CheckpointMeta } from '../io/checkpoint.js';
-import { architecture, IMPORTED_ARCHITECTURE, loadModel, type LoadedModel } from '../models/registry.js';
-import type { Classifier } from '../models/index.js';
-import { attacks as attackRegistry, attackInfo, createAttack } from '../attacks/registry.js';
-import type { Model } from '../attacks/types.js';
-import { DefendedClassifier } from '../defenses/defended.js';
-import { gradCam } from '../explain/gradcam.js';
-import { heatmapOverlay } from '../explain/overlay.js';
+import { architecture, IMPORTED_ARCHITECTURE } from '../models/registry.js';
+import { attacks as attackRegistry } from '../attacks/registry.js';
 import { CATALOG, describeSearch, loadDataset, type Dataset } from '../data/index.js';
 import { modelCacheDir } from '../eval/experiment.js';
 import { findRunFile, loadRun, renderReport, summarizeRun, type RunSummary } from './html.js';
-import { isInside, resolveInside, UnsafePathError } from './safe-path.js';
-import { dashboardPage, playgroundPage, PLAYGROUND_SCRIPT, DASHBOARD_CSS } from './dashboard-page.js';
+import { assertLinksInside, isInside, resolveInside, UnsafePathError } from './safe-path.js';
+import { AttackPool, PoolError } from './attack-pool.js';
+import type { AttackJob } from './attack-worker.js';
+import { dashboardPage, playgroundPage, PLAYGROUND_SCRIPT, DASHBOARD_CSS, REQUEST_HEADER } from './dashboard-page.js';
+
+export { toModelInput } from './attack-worker.js';
 
 /** Options of {@link startDashboard}. */
 export interface DashboardOptions {
@@ -62,6 +67,14 @@ export interface DashboardOptions {
   maxPixels?: number;
   /** Receives one line per request and per model load. */
   log?: (line: string) => void;
+  /** Worker threads that run attacks (default 1); the HTTP event loop never runs model work. */
+  workers?: number;
+  /** Attacks allowed to wait for a worker; more are refused with 503 and Retry-After (default 16). */
+  maxQueuedAttacks?: number;
+  /** Time limit of one attack once a worker runs it, in milliseconds; past it the answer is 504 and the worker is replaced (default 60 000). */
+  attackTimeoutMs?: number;
+  /** Loaded models kept per worker; the least recently used are disposed first (default 4). */
+  maxLoadedModels?: number;
 }
 
 /** A running dashboard. */
@@ -157,48 +170,28 @@ function posix(path: string): string {
   return path.split(sep).join('/');
 }
 
-/** Reads a request body up to `limit` bytes; a larger body is drained (up to a hard cap) and refused with 413. */
+/**
+ * Reads a request body up to `limit` bytes. A larger body is read to its end and thrown away (the
+ * server's request timeout bounds how long that may take), then refused with 413: cutting the
+ * connection instead would leave the client with a reset and no reason.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   return new Promise((resolveBody, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let total = 0;
     let tooLarge = Number.isFinite(declared) && declared > limit;
-    const hardCap = Math.max(limit * 8, 16 * 1024 * 1024);
     req.on('data', (chunk: Buffer) => {
       total += chunk.length;
       if (total > limit) tooLarge = true;
-      if (tooLarge) {
-        if (total > hardCap) req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (tooLarge) chunks = [];
+      else chunks.push(chunk);
     });
     req.on('end', () => {
       if (tooLarge) reject(new HttpError(413, `the upload is ${Number.isFinite(declared) ? declared : total} bytes; the limit is ${limit} bytes`, 'send a smaller PNG or JPEG'));
       else resolveBody(Buffer.concat(chunks));
     });
     req.on('error', reject);
-  });
-}
-
-function topClasses(logits: Tensor, names: readonly string[], k: number): ClassScore[] {
-  return scope(() => {
-    const probs = logits.softmax(1).select(0, 0);
-    const { values, indices } = probs.topk(Math.min(k, probs.shape[0] as number));
-    const p = values.toNumbers();
-    return indices.toNumbers().map((index, i) => ({ index, name: names[index] ?? `class ${index}`, probability: p[i] as number }));
-  });
-}
-
-/** Converts decoded pixels to the classifier's channels and size (centre crop), as a [1,C,H,W] tensor in [0,1]. */
-export function toModelInput(image: RawImage, channels: number, height: number, width: number, invert = false): Tensor {
-  if (channels !== 1 && channels !== 3) throw new HttpError(400, `the model takes ${channels}-channel images; the playground handles 1 or 3`);
-  let raw = image.channels === channels ? image : convertChannels(image, channels);
-  if (raw.width !== width || raw.height !== height) raw = resizeImage(raw, width, height, 'crop');
-  return scope(() => {
-    const x = imageToTensor(raw).unsqueeze(0);
-    return invert ? x.neg().add(1) : x;
   });
 }
 
@@ -219,7 +212,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (!isInside(realRuns, real)) extraRoots.push(real);
   }
   const cacheRoot = extraRoots[0] ?? null;
-  const models = new Map<string, Promise<LoadedModel>>();
+  const pool = new AttackPool({
+    log,
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+    ...(options.maxQueuedAttacks !== undefined ? { maxQueue: options.maxQueuedAttacks } : {}),
+    ...(options.attackTimeoutMs !== undefined ? { timeoutMs: options.attackTimeoutMs } : {}),
+    ...(options.maxLoadedModels !== undefined ? { maxModels: options.maxLoadedModels } : {}),
+  });
   const datasets = new Map<string, Promise<Dataset>>();
 
   const listRuns = async (): Promise<RunEntry[]> => {
@@ -244,11 +243,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   };
 
   const listModels = async (): Promise<ModelEntry[]> => {
-    const found: { id: string; dir: string }[] = [];
+    const found: { id: string; dir: string; root: string }[] = [];
     const scan = async (root: string, prefix: string): Promise<void> => {
       await walk(root, (dir, names) => {
         if (names.has('model.json') && names.has('model.safetensors')) {
-          found.push({ id: prefix + (posix(relative(root, dir)) || '.'), dir });
+          found.push({ id: prefix + (posix(relative(root, dir)) || '.'), dir, root });
           return true;
         }
         return undefined;
@@ -257,9 +256,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     await scan(realRuns, '');
     if (cacheRoot) await scan(cacheRoot, CACHE_PREFIX);
     const out: ModelEntry[] = [];
-    for (const { id, dir } of found) {
+    for (const { id, dir, root } of found) {
       let meta: CheckpointMeta;
       try {
+        await assertLinksInside(root, dir);
         meta = await readCheckpointMeta(dir);
       } catch {
         continue;
@@ -289,19 +289,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (root === null) throw new HttpError(404, `no model '${id}': there is no model cache outside the runs folder`);
     const dir = await resolveInside(root, rel);
     if (dir === null || !existsSync(join(dir, 'model.json'))) throw new HttpError(404, `no model '${id}'`, 'see GET /api/models for the models found');
+    // Every file the worker reads from the folder must lie inside the root too (no link to /etc/...).
+    await assertLinksInside(root, dir);
     return dir;
-  };
-
-  const getModel = async (id: string): Promise<LoadedModel> => {
-    const dir = await modelDir(id);
-    let pending = models.get(dir);
-    if (!pending) {
-      const started = performance.now();
-      pending = loadModel(dir);
-      models.set(dir, pending);
-      pending.then(() => log(`loaded model ${id} in ${((performance.now() - started) / 1000).toFixed(2)} s`), () => models.delete(dir));
-    }
-    return pending;
   };
 
   const availableDatasets = (): { name: string; title: string }[] =>
@@ -348,86 +338,28 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const invert = q.get('invert') === '1' || q.get('invert') === 'true';
 
     const body = await readBody(req, maxUpload);
-    const classifierLoaded = await getModel(classifierId);
-    if (classifierLoaded.kind !== 'classifier') throw new HttpError(400, `'${classifierId}' is a purifier (${classifierLoaded.meta.architecture}); choose a classifier`);
+    const classifierDir = await modelDir(classifierId);
     const purifierId = q.get('purifier') || null;
-    const purifierLoaded = purifierId ? await getModel(purifierId) : null;
-    if (purifierLoaded && purifierLoaded.kind !== 'purifier') throw new HttpError(400, `'${purifierId}' is a classifier; choose a purifier`);
-    const classifier: Classifier = classifierLoaded.model;
-    const names = classifierLoaded.meta.classNames ?? [];
-    if (purifierLoaded) {
-      const p = purifierLoaded.model;
-      if (p.channels !== classifier.channels || p.height !== classifier.height || p.width !== classifier.width) {
-        throw new HttpError(400, `the purifier takes ${p.channels}x${p.height}x${p.width} images but the classifier ${classifier.channels}x${classifier.height}x${classifier.width}`, 'choose a purifier trained on the same data');
-      }
-    }
-    let image: RawImage;
-    let label: number | null = null;
+    const purifierDir = purifierId ? await modelDir(purifierId) : null;
+    let sample: AttackJob['sample'] = null;
     const dataName = q.get('data');
-    if (body.length > 0) {
-      try {
-        image = decodeImage(body, { name: 'the upload', maxPixels });
-      } catch (error) {
-        if (error instanceof DataError) throw new HttpError(400, error.message, 'send a PNG or JPEG image');
-        throw error;
-      }
-    } else if (dataName) {
+    if (body.length === 0 && dataName) {
       const dataset = await getDataset(dataName);
       const index = sampleIndex(q.get('index'), dataset);
-      const sample = dataset.get(index);
+      const item = dataset.get(index);
       try {
-        image = tensorToImage(sample.image);
+        sample = { image: tensorToImage(item.image), label: item.label, className: dataset.classNames[item.label] };
       } finally {
-        sample.image.dispose();
+        item.image.dispose();
       }
-      // The data set's label is the truth for this classifier when it names the same class in both.
-      if (names[sample.label] !== undefined && names[sample.label] === dataset.classNames[sample.label]) label = sample.label;
-    } else {
+    } else if (body.length === 0) {
       throw new HttpError(400, 'no image', 'send a PNG or JPEG as the request body, or pass data=NAME&index=N');
     }
-
-    const started = performance.now();
-    const defended = purifierLoaded ? new DefendedClassifier(purifierLoaded.model, classifier) : null;
-    const info = attackInfo(attackName);
-    const attackOptions: Record<string, unknown> = { seed: 0, earlyStop: false, carryOver: false, ...(steps !== null && info.options.includes('steps') ? { steps } : {}) };
-    const attack = createAttack(attackName, Object.fromEntries(Object.entries(attackOptions).filter(([k]) => info.options.includes(k))));
-    const result = scope(() => {
-      const x = toModelInput(image, classifier.channels, classifier.height, classifier.width, invert);
-      const cleanLogits = noGrad(() => classifier.forward(x));
-      const labelSource = label === null ? 'the classifier\'s clean prediction' : 'the data set';
-      const y = label ?? cleanLogits.argmax(1).item();
-      const target: Model = !defended || mode === 'gray-box' ? classifier : mode === 'bpda' ? defended.bpda() : defended;
-      const run = attack.run(target, x, tensor([y], { dtype: 'int64' }), { norm: 'linf', epsilons: [eps] });
-      try {
-        const adv = (run.perEpsilon[0] as { adversarial: Tensor }).adversarial.detach();
-        const amplification = eps > 0 ? 1 / eps : 1;
-        const delta = adv.sub(x);
-        const linf = delta.abs().max().item();
-        const advLogits = noGrad(() => classifier.forward(adv));
-        const out: Record<string, unknown> = {
-          classifier: classifierId, purifier: purifierId, attack: attackName, eps, mode: defended ? mode : 'classifier only', steps, invert,
-          label: y, labelName: names[y] ?? `class ${y}`, labelSource,
-          clean: { png: dataUri(tensorToPng(x.select(0, 0))), top: topClasses(cleanLogits, names, 3) },
-          adversarial: { png: dataUri(tensorToPng(adv.select(0, 0))), top: topClasses(advLogits, names, 3), linf },
-          perturbation: { png: dataUri(tensorToPng(delta.mul(amplification * 0.5).add(0.5).clamp(0, 1).select(0, 0))), amplification },
-          purified: null, purifiedClean: null, gradcam: null,
-        };
-        if (defended) {
-          const purified = noGrad(() => defended.purify(adv));
-          const purifiedClean = noGrad(() => defended.purify(x));
-          out['purified'] = { png: dataUri(tensorToPng(purified.select(0, 0))), top: topClasses(noGrad(() => classifier.forward(purified)), names, 3) };
-          out['purifiedClean'] = { png: dataUri(tensorToPng(purifiedClean.select(0, 0))), top: topClasses(noGrad(() => classifier.forward(purifiedClean)), names, 3) };
-        }
-        if (classifier.tapPoints.includes(classifier.camLayer)) {
-          const overlay = (input: Tensor): string => dataUri(encodePng(heatmapOverlay(input.select(0, 0), gradCam(classifier, input).maps.select(0, 0))));
-          out['gradcam'] = { clean: overlay(x), adversarial: overlay(adv) };
-        }
-        return out;
-      } finally {
-        run.dispose();
-      }
+    // The model work runs on a worker thread; this event loop stays free for every other request.
+    return pool.run({
+      classifierId, classifierDir, purifierId, purifierDir, attack: attackName, eps, mode, steps, invert,
+      upload: body.length > 0 ? new Uint8Array(body.buffer, body.byteOffset, body.length) : null, sample, maxPixels,
     });
-    return { ...result, seconds: (performance.now() - started) / 1000 };
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -463,6 +395,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (path.startsWith('/api/')) {
       if (path === '/api/attack') {
         if (method !== 'POST') throw new HttpError(405, 'use POST with the image as the body (or data=NAME&index=N)');
+        const refusal = crossSiteRefusal(req);
+        if (refusal) throw new HttpError(403, refusal, `the dashboard's own page sends ${REQUEST_HEADER}: 1 from its own origin`);
         return sendJson(res, 200, await runAttack(url, req));
       }
       if (!get) throw new HttpError(405, `${method} is not allowed here`);
@@ -494,14 +428,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return;
     }
     handle(req, res).then(() => done(res.statusCode), (error: unknown) => {
-      const status = error instanceof HttpError ? error.status
+      const status = error instanceof HttpError || error instanceof PoolError ? error.status
         : error instanceof UnsafePathError ? 400
           : error instanceof BastionError ? 400 : 500;
-      const hint = error instanceof HttpError ? error.hint : error instanceof BastionError ? error.hint : undefined;
-      const message = error instanceof HttpError ? error.message : describeError(error);
+      const hint = error instanceof HttpError || error instanceof PoolError ? error.hint : error instanceof BastionError ? error.hint : undefined;
+      const message = error instanceof HttpError || error instanceof PoolError ? error.message : describeError(error);
+      const headers = error instanceof PoolError ? error.headers : {};
       if (status === 500) log(`error: ${error instanceof Error && error.stack ? error.stack : String(error)}`);
       if (!req.complete) req.resume();
-      if (!res.headersSent) sendJson(res, status, { error: message, ...(hint ? { hint } : {}) });
+      if (!res.headersSent) sendJson(res, status, { error: message, ...(hint ? { hint } : {}) }, headers);
       else res.end();
       done(status);
     });
@@ -524,9 +459,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         server.close(() => resolveClose());
         server.closeIdleConnections();
       });
-      for (const pending of models.values()) await pending.then((m) => m.model.dispose(), () => undefined);
+      await pool.close();
       for (const pending of datasets.values()) await pending.then((d) => d.dispose(), () => undefined);
-      models.clear();
       datasets.clear();
     },
   };
@@ -553,6 +487,32 @@ function sendHtml(res: ServerResponse, html: string, csp: string): void {
   send(res, 200, 'text/html; charset=utf-8', html, { 'Content-Security-Policy': csp, 'X-Frame-Options': 'DENY' });
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+function sendJson(res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value), extra);
+}
+
+/** Content types a cross-site page may send without a CORS preflight (the Fetch standard's safelist). */
+const SIMPLE_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
+
+/**
+ * Why a state-changing request must be refused as possibly cross-site, or null to serve it: an
+ * Origin header must name this server (the Host it was addressed to), Sec-Fetch-Site, when sent,
+ * must say same-origin, and the request must carry the dashboard's custom header or a content type
+ * outside the CORS safelist, so that a page elsewhere cannot send it without a preflight (which
+ * this server never grants).
+ */
+export function crossSiteRefusal(req: IncomingMessage): string | null {
+  const origin = req.headers.origin;
+  const host = req.headers.host;
+  if (origin !== undefined && (host === undefined || origin.toLowerCase() !== `http://${host.toLowerCase()}`)) {
+    return `cross-site request refused: Origin '${origin.slice(0, 200)}' is not this dashboard`;
+  }
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return `cross-site request refused: Sec-Fetch-Site is '${String(site).slice(0, 50)}'`;
+  if (req.headers[REQUEST_HEADER.toLowerCase()] !== undefined) return null;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === '' || SIMPLE_TYPES.includes(type)) {
+    return `request refused: send the ${REQUEST_HEADER} header or the image's own Content-Type (${type === '' ? 'none was sent' : `'${type}' is one any web page can send`})`;
+  }
+  return null;
 }

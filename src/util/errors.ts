@@ -40,3 +40,20 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message.split('\n')[0] ?? error.message;
   return String(error);
 }
+
+/**
+ * What is wrong with text that JSON.parse refused, without quoting the text: V8's messages echo
+ * the first bytes of the input, and the input may be a file nobody should see (a symbolic link to
+ * /etc/hostname). Gives the line and column when the parser reports a position.
+ */
+export function jsonSyntaxProblem(error: unknown, text: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/end of JSON input/i.test(message)) return 'is not valid JSON (it ends too early)';
+  const at = /position (\d+)/.exec(message);
+  if (at) {
+    const offset = Math.min(Number(at[1]), text.length);
+    const before = text.slice(0, offset).split('\n');
+    return `is not valid JSON (at line ${before.length}, column ${(before[before.length - 1] ?? '').length + 1})`;
+  }
+  return 'is not valid JSON';
+}

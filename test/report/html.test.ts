@@ -1,7 +1,7 @@
 /** The HTML report: structure, self-containedness and safety, from synthetic run folders of each kind. */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRun, paperPoints, renderReport, writeReport } from '../../src/report/html.js';
@@ -195,5 +195,20 @@ describe('attack and eval folders', () => {
     await assert.rejects(loadRun(wrong), /results\.json: has format "something-else", expected 'bastion-experiment-results'/);
     writeFileSync(join(wrong, 'results.json'), '{ not json');
     await assert.rejects(loadRun(wrong), /results\.json: is not valid JSON/);
+  });
+
+  it('never quotes the file in a parse error, and refuses a description file linked from outside the run folder', async () => {
+    const dir = join(root, 'quoted');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'results.json'), 'secret-host-name\n');
+    const error = await loadRun(dir).then(() => null, (e: unknown) => e as Error);
+    assert.match(String(error?.message), /results\.json: is not valid JSON/);
+    assert.ok(!String(error?.message).includes('secret-host'), String(error?.message));
+    writeFileSync(join(dir, 'results.json'), '{"format": "bastion-experiment-results",\n  "secret": 1, }');
+    await assert.rejects(loadRun(dir), (e: Error) => /is not valid JSON \(at line 2, column \d+\)/.test(e.message) && !e.message.includes('secret'));
+    const linked = join(root, 'linked');
+    mkdirSync(linked, { recursive: true });
+    symlinkSync(join(dir, 'results.json'), join(linked, 'results.json'));
+    await assert.rejects(loadRun(linked), /refused path 'results\.json': leads outside its folder/);
   });
 });

@@ -1,7 +1,7 @@
 /** The dashboard's HTTP API: listings, reports, the attack route on a tiny trained model, and refusals of bad input. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,11 +18,14 @@ let dashboard: Dashboard;
 let classifierId = '';
 let purifierId = '';
 const previousData = process.env['BASTION_DATA'];
+const SECRET = 'secret-hostname-1234';
 
 /** A raw HTTP request (no URL normalisation by the client), resolving to status, headers and body. */
-function raw(path: string, options: { method?: string; body?: Uint8Array; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function raw(path: string, options: { method?: string; body?: Uint8Array; headers?: Record<string, string>; plain?: boolean } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  // POSTs carry the dashboard's own request header (as its page does) unless `plain` is set.
+  const own = options.method === 'POST' && !options.plain ? { 'X-Bastion-Request': '1' } : {};
   return new Promise((resolveRequest, reject) => {
-    const req = request({ host: '127.0.0.1', port: dashboard.port, path, method: options.method ?? 'GET', headers: { ...(options.body ? { 'Content-Length': String(options.body.length) } : {}), ...options.headers } }, (res) => {
+    const req = request({ host: '127.0.0.1', port: dashboard.port, path, method: options.method ?? 'GET', headers: { ...own, ...(options.body ? { 'Content-Length': String(options.body.length) } : {}), ...options.headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolveRequest({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -68,6 +71,13 @@ before(async () => {
   const outside = join(root, 'outside-run');
   writeSyntheticRun(outside, { title: 'Outside' });
   symlinkSync(outside, join(runs, 'escape'));
+  // Files linked from inside the runs folder to a secret outside it: a run description and a model's files.
+  writeFileSync(join(root, 'secret.txt'), `${SECRET}\n`);
+  mkdirSync(join(runs, 'linked-run'));
+  symlinkSync(join(root, 'secret.txt'), join(runs, 'linked-run', 'results.json'));
+  cpSync(join(models, cnn), join(runs, 'models', 'linked-model'), { recursive: true });
+  rmSync(join(runs, 'models', 'linked-model', 'model.json'));
+  symlinkSync(join(root, 'secret.txt'), join(runs, 'models', 'linked-model', 'model.json'));
   // The patch data as "mnist" for /api/sample.
   mkdirSync(join(root, 'datasets'), { recursive: true });
   writePatchDataset(join(root, 'datasets', 'mnist'), 200, 4);
@@ -88,8 +98,8 @@ describe('dashboard listings and reports', () => {
     assert.match(dashboard.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
     const { status, value } = await json('/api/runs');
     assert.equal(status, 200);
-    const list = value['runs'] as { id: string; kind: string; smoke: boolean; title: string; report: string }[];
-    assert.deepEqual(list.map((r) => r.id).sort(), ['nested/synthetic', 'tiny']);
+    const list = value['runs'] as { id: string; kind: string; smoke: boolean; title: string; report: string; error?: string }[];
+    assert.deepEqual(list.filter((r) => !r.error).map((r) => r.id).sort(), ['nested/synthetic', 'tiny']);
     const tiny = list.find((r) => r.id === 'tiny')!;
     assert.equal(tiny.kind, 'experiment');
     assert.equal(tiny.smoke, true);
@@ -229,5 +239,58 @@ describe('dashboard attack route', () => {
     assert.equal(noImage.status, 400);
     assert.match(String(noImage.value['error']), /no image/);
     assert.equal((await json(`${base}&attack=fgsm&eps=0.1`)).status, 405, 'GET is not an attack');
+  });
+});
+
+describe('dashboard refusals (issue #27)', () => {
+  const url = (): string => `/api/attack?classifier=${encodeURIComponent(classifierId)}&attack=fgsm&eps=0.1&data=mnist&index=1`;
+
+  it('refuses cross-site attack requests: a foreign Origin, Sec-Fetch-Site, or a simple request without the dashboard header', async () => {
+    const evil = await json(url(), { method: 'POST', plain: true, body: Buffer.from('x'), headers: { Origin: 'http://evil.example', 'Content-Type': 'text/plain' } });
+    assert.equal(evil.status, 403, JSON.stringify(evil.value));
+    assert.match(String(evil.value['error']), /Origin 'http:\/\/evil\.example' is not this dashboard/);
+    const evilWithHeader = await json(url(), { method: 'POST', headers: { Origin: 'http://evil.example' } });
+    assert.equal(evilWithHeader.status, 403);
+    const fetchSite = await json(url(), { method: 'POST', headers: { 'Sec-Fetch-Site': 'cross-site' } });
+    assert.equal(fetchSite.status, 403);
+    assert.match(String(fetchSite.value['error']), /Sec-Fetch-Site is 'cross-site'/);
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const simple = await json(url(), { method: 'POST', plain: true, body: Buffer.from('a=b'), headers: { 'Content-Type': type } });
+      assert.equal(simple.status, 403, type);
+      assert.match(String(simple.value['error']), /X-Bastion-Request/);
+    }
+    const bare = await json(url(), { method: 'POST', plain: true });
+    assert.equal(bare.status, 403, 'no body, no type, no header: a form could send it');
+    // The dashboard's own requests pass: same Origin with the header, or an image's own type without it.
+    const own = await json(url(), { method: 'POST', headers: { Origin: `http://127.0.0.1:${dashboard.port}`, 'Sec-Fetch-Site': 'same-origin' } });
+    assert.equal(own.status, 200, JSON.stringify(own.value));
+    const png = await json(`/api/attack?classifier=${encodeURIComponent(classifierId)}&attack=fgsm&eps=0.1`, { method: 'POST', plain: true, body: patchPng(), headers: { 'Content-Type': 'image/png' } });
+    assert.equal(png.status, 200, JSON.stringify(png.value));
+    const preflight = await raw('/api/attack', { method: 'OPTIONS', headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' } });
+    assert.equal(preflight.headers['access-control-allow-origin'], undefined, 'no CORS grant');
+  });
+
+  it('does not follow file links out of the runs folder and never quotes file content in errors', async () => {
+    const runsList = await raw('/api/runs');
+    assert.ok(!runsList.body.includes(SECRET), runsList.body);
+    const linked = (JSON.parse(runsList.body) as { runs: { id: string; error?: string }[] }).runs.find((r) => r.id === 'linked-run');
+    assert.match(String(linked?.error), /refused path 'results\.json': leads outside its folder/);
+    const report = await raw('/report/linked-run');
+    assert.equal(report.status, 400);
+    assert.ok(!report.body.includes(SECRET), report.body);
+    const models = await raw('/api/models');
+    assert.ok(!models.body.includes('linked-model'), 'a model with a linked-out file is not listed');
+    const attack = await raw('/api/attack?classifier=models%2Flinked-model&attack=fgsm&eps=0.1', { method: 'POST', body: patchPng() });
+    assert.equal(attack.status, 400, attack.body);
+    assert.match(attack.body, /model\.json.*leads outside its folder/);
+    assert.ok(!attack.body.includes(SECRET), attack.body);
+  });
+
+  it('answers uploads far over the limit with 413, not a connection reset', async () => {
+    for (const size of [17 * 1024 * 1024, 40 * 1024 * 1024]) {
+      const r = await json(`/api/attack?classifier=${encodeURIComponent(classifierId)}&attack=fgsm&eps=0.1`, { method: 'POST', body: new Uint8Array(size) });
+      assert.equal(r.status, 413, `${size} bytes`);
+      assert.match(String(r.value['error']), new RegExp(`the upload is ${size} bytes; the limit is 2097152 bytes`));
+    }
   });
 });
