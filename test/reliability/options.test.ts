@@ -8,34 +8,15 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { epsilonWarning, parseNumber } from '../../src/cli/args.js';
-import { joinNegativeValues, main } from '../../src/cli/main.js';
+import { joinNegativeValues } from '../../src/cli/main.js';
 import { attackCommand } from '../../src/cli/commands/attack.js';
 import { encodePng } from '../../src/io/image.js';
 import { trainClassifier } from '../../src/models/train-classifier.js';
-import { packageRoot } from '../../src/tensor/native.js';
+import { runInProcess } from '../helpers/cli.js';
 import { BastionError, UsageError } from '../../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bastion-options-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Runs `bastion ARGS` in-process with stdout and stderr captured; returns the exit code, the error thrown and stderr. */
-export async function runInProcess(args: readonly string[]): Promise<{ code: number; error: unknown; stderr: string }> {
-  let error: unknown;
-  let stderr = '';
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(args, packageRoot, { onError: (e) => { error = e; } });
-    return { code, error, stderr };
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-  }
-}
 
 describe('finding 17: option parsing', () => {
   it('a negative value needs no =', async () => {
