@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <ATen/core/Reduction.h>
+#include <cmath>
 
 namespace bastion {
 
@@ -116,8 +117,15 @@ c10::optional<std::vector<int64_t>> ToOptIntList(const Napi::Value& value, const
   return ToIntList(value, what);
 }
 
+// Integers arrive as JavaScript numbers; a fraction, NaN or an infinity is an error rather than
+// being truncated (2.5 -> 2) or zeroed (NaN -> 0) as Int64Value() would. Magnitudes beyond int64
+// saturate (callers pass 2^63 as "to the end").
 int64_t ToInt(const Napi::Value& value, const char* what) {
   if (!value.IsNumber()) ThrowType(value.Env(), std::string(what) + ": expected an integer");
+  const double v = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(v) || std::trunc(v) != v) {
+    ThrowType(value.Env(), std::string(what) + ": expected an integer, got " + value.ToString().Utf8Value());
+  }
   return value.As<Napi::Number>().Int64Value();
 }
 

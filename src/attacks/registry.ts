@@ -16,6 +16,7 @@ import { Square, type SquareOptions } from './square.js';
 import { CW, type CWOptions } from './cw.js';
 import { a3Attacks } from './a3.js';
 import type { Attack, Norm } from './types.js';
+import { ownEntry } from '../util/records.js';
 
 /** The type of an attack option's value. */
 export type OptionType = 'integer' | 'number' | 'boolean' | 'loss';
@@ -131,7 +132,7 @@ export function createAttack(name: string, options: Record<string, unknown> = {}
   const info = attackInfo(name);
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
-    const spec = ATTACK_OPTIONS[key];
+    const spec = ownEntry(ATTACK_OPTIONS, key);
     if (spec === undefined || !info.options.includes(key)) {
       throw new BastionError(`option '${key}' does not apply to ${name}`, { hint: `${name} accepts: ${info.options.join(', ')}`, exitCode: 2 });
     }

@@ -5,9 +5,11 @@
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { BastionError, describeError } from '../util/errors.js';
+import { BastionError, UsageError, describeError } from '../util/errors.js';
 import { setProgressOutput } from '../util/progress.js';
+import { parseNumber } from './args.js';
 import type { Command, OptionSpec } from './command.js';
 import { commands } from './commands/index.js';
 
@@ -88,8 +90,39 @@ function mainHelp(): string {
   ].join('\n');
 }
 
+/**
+ * `--bounds -1,1` as `--bounds=-1,1`: a string option's value that starts with a dash followed by a
+ * digit or a dot is a negative number, which parseArgs would otherwise take for an option.
+ */
+export function joinNegativeValues(args: readonly string[], options: Readonly<Record<string, OptionSpec>>): string[] {
+  const shorts = new Map(Object.entries(options).filter(([, s]) => s.short !== undefined).map(([name, s]) => [`-${s.short}`, name]));
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : shorts.get(arg);
+    const next = args[i + 1];
+    if (name !== undefined && Object.hasOwn(options, name) && options[name]?.type === 'string' && next !== undefined && /^-[0-9.]/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** Hooks for tests. */
+export interface MainHooks {
+  /** Called with whatever a command threw, before it is turned into a message and an exit code. */
+  onError?: (error: unknown) => void;
+}
+
 /** Runs the CLI with `argv` (without node and script); resolves to the process exit code. */
-export async function main(argv: readonly string[], packageRoot: string): Promise<number> {
+export async function main(argv: readonly string[], packageRoot: string, hooks: MainHooks = {}): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
@@ -121,13 +154,20 @@ export async function main(argv: readonly string[], packageRoot: string): Promis
   try {
     const options = { ...GLOBAL_OPTIONS, ...command.options };
     const parsed = parseArgs({
-      args: [...rest],
+      args: joinNegativeValues(rest, options),
+      tokens: true,
       options: Object.fromEntries(
         Object.entries(options).map(([k, s]) => [k, { type: s.type, ...(s.short ? { short: s.short } : {}), ...(s.multiple ? { multiple: true } : {}) }]),
       ),
       allowPositionals: command.allowPositionals ?? false,
       strict: true,
     });
+    const seen = new Set<string>();
+    for (const token of parsed.tokens) {
+      if (token.kind !== 'option' || (Object.hasOwn(options, token.name) && options[token.name]?.multiple === true)) continue;
+      if (seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`, 'give each option once');
+      seen.add(token.name);
+    }
     const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
     for (const [k, s] of Object.entries(command.options)) if (values[k] === undefined && s.default !== undefined) values[k] = s.default;
     if (values['help'] === true) {
@@ -138,8 +178,9 @@ export async function main(argv: readonly string[], packageRoot: string): Promis
     if (values['quiet'] === true) setProgressOutput(null);
     if (typeof values['threads'] === 'string') {
       const { setNumThreads } = await import('../tensor/runtime.js');
-      const n = Number(values['threads']);
-      if (!Number.isInteger(n) || n < 1) throw new BastionError(`--threads expects a positive integer, got '${values['threads']}'`, { exitCode: 2 });
+      const cores = availableParallelism();
+      const n = parseNumber(values['threads'], '--threads', { integer: true, min: 1 });
+      if (n > cores) throw new UsageError(`--threads must be at most ${cores} (the CPU cores of this machine), got ${n}`);
       setNumThreads(n);
     }
     const declared = command.output;
@@ -160,6 +201,7 @@ export async function main(argv: readonly string[], packageRoot: string): Promis
     if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (error) {
+    hooks.onError?.(error);
     const reason = describeError(error).replace(/\s*\n\s*/g, ' ');
     const code = interrupt.signal.aborted ? 130 : error instanceof BastionError ? error.exitCode : (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
     process.stderr.write(`bastion ${name}: ${reason}\n`);

@@ -6,10 +6,10 @@
  * folder is decoded once. With `inMemory: false` images are decoded on demand instead, and the
  * DataLoader decodes upcoming batches ahead in the workers.
  */
-import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { scope, tensor } from '../tensor/index.js';
+import { readImageFile, readImageFileSync } from '../io/image.js';
 import { DataError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { cacheRoot, imageCacheKey, readImageCache, writeImageCache } from './cache.js';
@@ -228,7 +228,7 @@ async function decodeAll(files: readonly string[], spec: ImageSpec, workers: num
   try {
     if (workers === 0) {
       for (let i = 0; i < files.length; i++) {
-        pixels.set(decodeToSpec(await readFile(files[i] as string), spec, files[i] as string), i * per);
+        pixels.set(decodeToSpec(await readImageFile(files[i] as string), spec, files[i] as string), i * per);
         progress?.tick();
       }
       return pixels;
@@ -286,12 +286,7 @@ export class ImageFolderDataset implements Dataset {
   get(i: number): Sample {
     checkIndex(i, this.files.length, this.name);
     const file = this.files[i] as string;
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(file);
-    } catch (error) {
-      throw new DataError(file, `cannot read: ${(error as Error).message}`);
-    }
+    const bytes = readImageFileSync(file);
     const planar = decodeToSpec(bytes, this.#spec, file);
     const [c, h, w] = this.imageShape;
     const image = scope(() => tensor(planar, { shape: [c, h, w] }).float().div_(255));

@@ -3,8 +3,7 @@
  * channels, resize it (area averaging when shrinking) and lay it out as planar CHW bytes.
  * Pure JavaScript (no tensors), so it runs in the decode worker threads as well as inline.
  */
-import { readFileSync } from 'node:fs';
-import { convertChannels, decodeImage, resizeImage, toPlanar, type ResizeFit } from '../io/image.js';
+import { convertChannels, decodeImage, readImageFileSync, resizeImage, toPlanar, type ResizeFit } from '../io/image.js';
 
 /** How every image of a folder data set is brought to one shape. */
 export interface ImageSpec {
@@ -22,5 +21,5 @@ export function decodeToSpec(bytes: Uint8Array, spec: ImageSpec, name: string): 
 
 /** Reads and decodes one image file to `spec` (see {@link decodeToSpec}). */
 export function decodeFileToSpec(path: string, spec: ImageSpec): Uint8Array {
-  return decodeToSpec(readFileSync(path), spec, path);
+  return decodeToSpec(readImageFileSync(path), spec, path);
 }

@@ -4,6 +4,8 @@
  * buffers. Nothing here touches tensors, so it also runs inside worker threads (the image-folder
  * decoder of src/data); src/data and src/report convert to and from tensors.
  */
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import jpegJs from 'jpeg-js';
 import pngJs from 'pngjs';
 import { DataError } from '../util/errors.js';
@@ -32,6 +34,8 @@ export interface ImageHeader {
   height: number;
   /** Channels the file stores (a JPEG's colour components; a PNG's colour type). */
   channels: Channels;
+  /** Bits per sample (PNG: 1, 2, 4, 8 or 16; JPEG: the frame's precision, usually 8). */
+  bitDepth: number;
 }
 
 /** Options of {@link decodeImage}. */
@@ -40,7 +44,17 @@ export interface DecodeImageOptions {
   name?: string;
   /** Refuse larger images (default 100 megapixels), a guard against decompression bombs. */
   maxPixels?: number;
+  /**
+   * Refuse images whose decoding would need more memory than this (default 512 MiB), estimated
+   * from the header's size, channels and bit depth before anything is decoded: a 100,000,000 x 1
+   * PNG is within the pixel limit but would take gigabytes and many seconds to decode.
+   */
+  maxDecodedBytes?: number;
 }
+
+/** Largest image file {@link readImageFile} reads (64 MiB): no PNG or JPEG a classifier needs is near it. */
+export const MAX_IMAGE_FILE_BYTES = 64 * 2 ** 20;
+const DEFAULT_MAX_DECODED_BYTES = 512 * 2 ** 20;
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -73,7 +87,7 @@ export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader 
     const colorType = bytes[25] as number;
     const channels = ({ 0: 1, 2: 3, 3: 3, 4: 2, 6: 4 } as Record<number, Channels>)[colorType];
     if (channels === undefined) throw new DataError(name, `corrupt PNG: unknown colour type ${colorType}`);
-    return { format, width: u32be(bytes, 16), height: u32be(bytes, 20), channels };
+    return { format, width: u32be(bytes, 16), height: u32be(bytes, 20), channels, bitDepth: bytes[24] as number };
   }
   if (format === 'jpeg') {
     let at = 2;
@@ -97,7 +111,7 @@ export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader 
         if (components !== 1 && components !== 3 && components !== 4) {
           throw new DataError(name, `unsupported JPEG: ${components} colour components`);
         }
-        return { format, height: u16be(bytes, at + 5), width: u16be(bytes, at + 7), channels: components === 1 ? 1 : 3 };
+        return { format, height: u16be(bytes, at + 5), width: u16be(bytes, at + 7), channels: components === 1 ? 1 : 3, bitDepth: bytes[at + 4] as number };
       }
       if (marker === 0xda || marker === 0xd9) break;
       at += 2 + length;
@@ -121,6 +135,11 @@ export function decodeImage(bytes: Uint8Array, options: DecodeImageOptions = {})
   if (header.width * header.height > maxPixels) {
     throw new DataError(name, `image of ${header.width}x${header.height} pixels exceeds the limit of ${maxPixels} pixels`);
   }
+  const maxDecodedBytes = options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
+  const needed = decodedBytes(header);
+  if (needed > maxDecodedBytes) {
+    throw new DataError(name, `decoding this ${header.width}x${header.height} ${header.format.toUpperCase()} would need about ${Math.ceil(needed / 2 ** 20)} MiB, over the limit of ${Math.floor(maxDecodedBytes / 2 ** 20)} MiB`, 'resize the image before giving it to Bastion');
+  }
   try {
     return header.format === 'png' ? decodePng(bytes, header) : decodeJpeg(bytes, header, maxPixels);
   } catch (error) {
@@ -128,6 +147,103 @@ export function decodeImage(bytes: Uint8Array, options: DecodeImageOptions = {})
     const reason = error instanceof Error ? error.message : String(error);
     throw new DataError(name, `cannot decode ${header.format.toUpperCase()} (truncated or corrupt file): ${reason}`);
   }
+}
+
+/**
+ * Memory a decoder needs for an image, from its header: pngjs holds the inflated scanlines (one
+ * filter byte per row plus width x channels x depth bits), a second copy while unfiltering, and
+ * the RGBA output; jpeg-js holds one plane per component and the RGB output.
+ */
+function decodedBytes(header: ImageHeader): number {
+  const { width, height } = header;
+  if (header.format === 'png') {
+    const samples = header.channels === 3 && header.bitDepth < 8 ? 1 : header.channels; // palette index
+    const row = 1 + Math.ceil((width * samples * Math.max(header.bitDepth, 1)) / 8);
+    return 2 * row * height + width * height * 4;
+  }
+  // Planes are padded to whole 8x8 blocks (16x16 with chroma subsampling).
+  const padded = (Math.ceil(width / 16) * 16) * (Math.ceil(height / 16) * 16);
+  return padded * header.channels + width * height * 3;
+}
+
+function describeKind(info: Stats): string {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isFIFO()) return 'a FIFO (named pipe)';
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
+  if (info.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+function checkImageFile(path: string, info: Stats, maxBytes: number): void {
+  if (!info.isFile()) throw new DataError(path, `is ${describeKind(info)}; an image must be a regular PNG or JPEG file`);
+  if (info.size > maxBytes) throw new DataError(path, `file of ${info.size} bytes exceeds the limit of ${maxBytes} bytes for an image`);
+}
+
+function readError(path: string, error: unknown): DataError {
+  if (error instanceof DataError) return error;
+  const code = (error as { code?: string }).code;
+  if (code === 'ENOENT') return new DataError(path, 'no such file');
+  if (code === 'EACCES' || code === 'EPERM') return new DataError(path, 'permission denied');
+  return new DataError(path, `cannot read: ${(error as Error).message ?? String(error)}`);
+}
+
+/**
+ * Reads an image file's bytes: it must be a regular file (a directory, FIFO or device such as
+ * /dev/zero is refused, not read for ever) of at most `maxBytes` (default {@link MAX_IMAGE_FILE_BYTES});
+ * at most that many bytes are read even if the file grows. Errors are {@link DataError}s naming `path`.
+ */
+export async function readImageFile(path: string, maxBytes = MAX_IMAGE_FILE_BYTES): Promise<Uint8Array> {
+  try {
+    checkImageFile(path, await stat(path), maxBytes);
+    const handle = await open(path, 'r');
+    try {
+      const info = await handle.stat(); // the file opened is the file checked
+      checkImageFile(path, info, maxBytes);
+      const buffer = new Uint8Array(Math.min(info.size, maxBytes) + 1);
+      let length = 0;
+      for (;;) {
+        if (length === buffer.length) throw new DataError(path, 'file grew while being read; read it again');
+        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+      }
+      return buffer.slice(0, length);
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw readError(path, error);
+  }
+}
+
+/** Synchronous {@link readImageFile}, for the image-folder decoder and its worker threads. */
+export function readImageFileSync(path: string, maxBytes = MAX_IMAGE_FILE_BYTES): Uint8Array {
+  try {
+    checkImageFile(path, statSync(path), maxBytes);
+    const fd = openSync(path, 'r');
+    try {
+      const info = fstatSync(fd);
+      checkImageFile(path, info, maxBytes);
+      const buffer = new Uint8Array(Math.min(info.size, maxBytes) + 1);
+      let length = 0;
+      for (;;) {
+        if (length === buffer.length) throw new DataError(path, 'file grew while being read; read it again');
+        const n = readSync(fd, buffer, length, buffer.length - length, null);
+        if (n === 0) break;
+        length += n;
+      }
+      return buffer.slice(0, length);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw readError(path, error);
+  }
+}
+
+/** Reads (see {@link readImageFile}) and decodes (see {@link decodeImage}) one image file. */
+export async function loadImageFile(path: string, options: DecodeImageOptions = {}): Promise<RawImage> {
+  return decodeImage(await readImageFile(path), { name: path, ...options });
 }
 
 function decodePng(bytes: Uint8Array, header: ImageHeader): RawImage {

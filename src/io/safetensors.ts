@@ -13,6 +13,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { tensor, type DType, type Tensor } from '../tensor/index.js';
 import { DataError, jsonSyntaxProblem } from '../util/errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { hasOwnEntry } from '../util/records.js';
 
 /** Element types of the safetensors format that Bastion reads and writes. */
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -96,7 +97,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: numb
     const where = `tensor '${name}'`;
     if (!isPlainObject(raw)) throw new DataError(source, `${where}: header entry must be an object with dtype, shape and data_offsets`);
     const { dtype, shape, data_offsets: offsets } = raw;
-    if (typeof dtype !== 'string' || !(dtype in FROM_FILE)) {
+    if (typeof dtype !== 'string' || !hasOwnEntry(FROM_FILE, dtype)) {
       throw new DataError(source, `${where}: unsupported dtype ${JSON.stringify(dtype)} (Bastion reads ${Object.keys(FROM_FILE).join(', ')})`);
     }
     if (!Array.isArray(shape) || !shape.every(isCount)) throw new DataError(source, `${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);

@@ -3,7 +3,8 @@
  * A checkpoint's model.json names the architecture and its config; `loadModel(dir)` rebuilds the
  * model from them and loads the weights, checking every tensor.
  */
-import { BastionError } from '../util/errors.js';
+import { BastionError, DataError, describeError } from '../util/errors.js';
+import { ownEntry } from '../util/records.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CHECKPOINT_FILES, loadCheckpointInto, readCheckpointMeta, resolveCheckpointDir, saveCheckpoint, type CheckpointMeta } from '../io/checkpoint.js';
@@ -239,6 +240,39 @@ export function isImportableFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile() && importFormatOf(path) !== null;
 }
 
+/** Range of one numeric field of a zoo model's config: [min, max], integer or not. */
+const CONFIG_LIMITS: Readonly<Record<string, { min: number; max: number; integer: boolean }>> = {
+  channels: { min: 1, max: 64, integer: true },
+  height: { min: 1, max: 8192, integer: true },
+  width: { min: 1, max: 8192, integer: true },
+  numClasses: { min: 1, max: 100_000, integer: true },
+  kernel: { min: 1, max: 15, integer: true },
+  hidden: { min: 1, max: 65_536, integer: true },
+  base: { min: 1, max: 1024, integer: true },
+  heads: { min: 1, max: 64, integer: true },
+  poolSize: { min: 1, max: 64, integer: true },
+  widthFactor: { min: 1 / 64, max: 16, integer: false },
+  dropout: { min: 0, max: 0.999, integer: false },
+  latentNoise: { min: 0, max: 1000, integer: false },
+};
+
+/**
+ * Checks the numeric fields of a zoo model's config (as read from `file`, a model.json) against
+ * sane ranges before anything is allocated: `hidden: 1e12` is an error naming the field, not an
+ * out-of-memory crash. Throws a {@link DataError}; fields it does not know are left to the model.
+ */
+export function checkModelConfig(config: Readonly<Record<string, unknown>>, file: string): void {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new DataError(file, "field 'config' must be an object");
+  for (const [key, value] of Object.entries(config)) {
+    const limit = ownEntry(CONFIG_LIMITS, key);
+    if (limit === undefined || value === undefined || value === null) continue;
+    const ok = typeof value === 'number' && Number.isFinite(value) && (!limit.integer || Number.isInteger(value)) && value >= limit.min && value <= limit.max;
+    if (!ok) {
+      throw new DataError(file, `field 'config.${key}' must be ${limit.integer ? 'an integer' : 'a number'} from ${limit.min} to ${limit.max}, got ${JSON.stringify(value)}`);
+    }
+  }
+}
+
 /** A model loaded from a checkpoint, with its description. */
 export type LoadedModel =
   | { kind: 'classifier'; model: Classifier; meta: CheckpointMeta; dir: string }
@@ -255,15 +289,20 @@ export async function loadModel(dir: string, importOptions: ImportOptions = {}):
   }
   const meta = await readCheckpointMeta(dir);
   if (meta.architecture === IMPORTED_ARCHITECTURE) return loadImportedFolder(dir, meta, importOptions);
-  const base = BASES[meta.architecture];
+  const metaFile = join(resolveCheckpointDir(dir), CHECKPOINT_FILES.meta);
+  const base = typeof meta.architecture === 'string' ? ownEntry(BASES, meta.architecture) : undefined;
   if (!base) {
-    throw new BastionError(`${dir}: model.json names architecture '${meta.architecture}', which this Bastion does not know`, {
-      hint: `known architectures: ${Object.keys(BASES).join(', ')}`,
-    });
+    throw new DataError(metaFile, `field 'architecture' names ${JSON.stringify(meta.architecture)}, which this Bastion does not know`, `known architectures: ${Object.keys(BASES).join(', ')}`);
   }
   const config = { ...meta.config };
   if (meta.normalization && config['normalization'] === undefined) config['normalization'] = meta.normalization;
-  const model = base.build(config);
+  checkModelConfig(config, metaFile);
+  let model: Classifier | Purifier;
+  try {
+    model = base.build(config);
+  } catch (error) {
+    throw new DataError(metaFile, `cannot build a ${meta.architecture} from field 'config': ${describeError(error)}`, 'fix or remove the field, or train the model again');
+  }
   try {
     await loadCheckpointInto(dir, model, { strict: true, expectArchitecture: meta.architecture });
   } catch (error) {

@@ -236,7 +236,14 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
   const test = await loadEvaluationSplit(options.data, dataOptions);
   try {
     const fullTrain = options.limit !== undefined && options.limit < base.length ? firstN(base, options.limit) : base;
-    const valCount = Math.min(recipe.valCount, Math.floor(fullTrain.length / 5));
+    // The default hold-out shrinks to a fifth of small data sets; a count the caller chose is kept or refused.
+    const chosen = options.recipe?.valCount;
+    if (chosen !== undefined && chosen > 0 && fullTrain.length - chosen < recipe.batchSize) {
+      throw new BastionError(`valCount ${chosen} leaves ${Math.max(0, fullTrain.length - chosen)} of the ${fullTrain.length} training images, fewer than one batch of ${recipe.batchSize}`, {
+        hint: `give --val-count at most ${Math.max(0, fullTrain.length - recipe.batchSize)} (or a smaller --batch-size)`, exitCode: 2,
+      });
+    }
+    const valCount = chosen !== undefined ? chosen : Math.min(recipe.valCount, Math.floor(fullTrain.length / 5));
     const split = valCount > 0 ? trainValSplit(fullTrain, { valCount, seed }) : null;
     return await fitClassifierOn(
       { train: split ? split.train : fullTrain, val: split?.val ?? null, test: test?.dataset ?? null, testSplit: test?.split ?? null },
@@ -293,6 +300,10 @@ export async function fitClassifierOn(
 ): Promise<TrainClassifierResult> {
   const started = performance.now();
   const { recipe, seed } = options;
+  if (recipe.batchSize > sets.train.length) {
+    // The last incomplete batch is dropped, so not a single step would run.
+    throw new BastionError(`batch size ${recipe.batchSize} is larger than the ${sets.train.length} training images`, { hint: `give --batch-size at most ${sets.train.length}`, exitCode: 2 });
+  }
   const [channels, height, width] = sets.train.imageShape;
   const classNames = [...sets.train.classNames];
   manualSeed(seed); // the initial weights depend on the seed only, not on what ran before

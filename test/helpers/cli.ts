@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { main } from '../../src/cli/main.js';
 import { packageRoot } from '../../src/tensor/native.js';
 
 const run = promisify(execFile);
@@ -23,5 +24,24 @@ export async function runBastion(args: readonly string[], options: { threads: nu
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Runs `bastion ARGS` in-process with stdout and stderr captured; returns the exit code, the error thrown and stderr. */
+export async function runInProcess(args: readonly string[]): Promise<{ code: number; error: unknown; stderr: string }> {
+  let error: unknown;
+  let stderr = '';
+  const write = { out: process.stdout.write, err: process.stderr.write };
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const code = await main(args, packageRoot, { onError: (e) => { error = e; } });
+    return { code, error, stderr };
+  } finally {
+    process.stdout.write = write.out;
+    process.stderr.write = write.err;
   }
 }

@@ -5,7 +5,7 @@
  * amplified perturbation with predicted labels).
  */
 import { basename, join } from 'node:path';
-import { choiceOption, flag, numberListOption, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
+import { choiceOption, epsilonWarning, flag, numberListOption, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { BastionError, UsageError } from '../../util/errors.js';
 import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, importedOf, loadCommandClassifier } from '../import-options.js';
@@ -115,6 +115,8 @@ export const attackCommand: Command = {
     const attackName = stringOption(values, 'attack', 'pgd') as string;
     const norm = choiceOption(values, 'norm', ['linf', 'l2'] as const, 'linf');
     const bounds = parseBounds(stringOption(values, 'bounds', '0,1') as string);
+    const epsWarning = epsilonWarning(epsilons, norm, bounds);
+    if (epsWarning !== null) process.stderr.write(`warning: ${epsWarning}\n`);
     const targetRaw = stringOption(values, 'target');
     const targeted = flag(values, 'targeted') || targetRaw !== undefined;
     const target = targeted ? parseTarget(targetRaw ?? 'random') : undefined;

@@ -2,7 +2,7 @@
  * `bastion defend`: purifies image files with a trained purifier (CAE, CSAAE, DAE) and shows the
  * classifier's verdict before and after, writing the purified images.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { numberOption, requiredString } from '../args.js';
 import type { Command } from '../command.js';
@@ -30,7 +30,7 @@ export const defendCommand: Command = {
     const { distinctOutputNames } = await import('../../io/output-dir.js');
     const outputNames = distinctOutputNames(positionals, (file) => `${basename(file, extname(file))}.purified.png`);
     const { loadPurifier } = await import('../../models/index.js');
-    const { decodeImage, convertChannels, resizeImage } = await import('../../io/image.js');
+    const { loadImageFile, convertChannels, resizeImage } = await import('../../io/image.js');
     const { imageToTensor, tensorToPng } = await import('../../io/image-tensor.js');
     const { noGrad, scope, stack } = await import('../../tensor/index.js');
     const purifierDir = requiredString(values, 'purifier');
@@ -50,7 +50,7 @@ export const defendCommand: Command = {
         throw new UsageError(`the purifier works on ${purifier.channels}x${purifier.height}x${purifier.width} images but the classifier on ${classifier.channels}x${classifier.height}x${classifier.width}`);
       }
       const images = await Promise.all(positionals.map(async (file) => {
-        const raw = decodeImage(await readFile(file), { name: file });
+        const raw = await loadImageFile(file);
         return resizeImage(convertChannels(raw, classifier.channels as 1 | 3), classifier.width, classifier.height, 'stretch');
       }));
       if (out) await mkdir(out, { recursive: true });

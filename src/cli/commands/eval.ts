@@ -4,7 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { flag, numberListOption, numberOption, requiredString, stringOption, choiceOption } from '../args.js';
+import { epsilonWarning, flag, listOption, numberListOption, numberOption, requiredString, stringOption, choiceOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../../util/errors.js';
 import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, loadCommandClassifier } from '../import-options.js';
@@ -66,11 +66,13 @@ export const evalCommand: Command = {
     const { measureLatency } = await import('../../eval/latency.js');
     const { loadDataset } = await import('../../data/index.js');
     const { collectProvenance } = await import('../../io/provenance.js');
-    const modes = (stringOption(values, 'modes') ?? '').split(',').map((m) => m.trim()).filter((m) => m !== '');
+    const modes = listOption(values, 'modes') ?? [];
     for (const m of modes) if (!(EVALUATION_MODES as readonly string[]).includes(m)) throw new UsageError(`--modes: unknown mode '${m}'`, `choose from ${EVALUATION_MODES.join(', ')}`);
     const epsilons = numberListOption(values, 'eps', [], { min: 0 });
     if (epsilons.length === 0) throw new UsageError('missing --eps', 'e.g. --eps 0.6 or --eps 0.05,0.1,0.15');
     const norm = choiceOption(values, 'norm', ['linf', 'l2'] as const, 'linf');
+    const epsWarning = epsilonWarning(epsilons, norm);
+    if (epsWarning !== null) process.stderr.write(`warning: ${epsWarning}\n`);
     const dataName = requiredString(values, 'data');
     const dataDir = stringOption(values, 'data-dir');
     const purifierDirs = (values['purifier'] as string[] | undefined) ?? [];

@@ -1,5 +1,4 @@
 /** `bastion gradcam`: Grad-CAM heat maps (paper 004 eq. 1-2) of image files, as overlay PNGs. */
-import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { numberOption, requiredString, stringOption } from '../args.js';
 import type { Command } from '../command.js';
@@ -35,7 +34,7 @@ export const gradcamCommand: Command = {
     if (positionals.length === 0) throw new UsageError('give at least one image file');
     const { distinctOutputNames } = await import('../../io/output-dir.js');
     const outputNames = distinctOutputNames(positionals, (file) => `${basename(file, extname(file))}-gradcam.png`);
-    const { decodeImage, convertChannels, resizeImage, encodePng } = await import('../../io/image.js');
+    const { loadImageFile, convertChannels, resizeImage, encodePng } = await import('../../io/image.js');
     const { imageToTensor } = await import('../../io/image-tensor.js');
     const { writeFileAtomic } = await import('../../io/atomic.js');
     const { noGrad, scope, stack, tensor } = await import('../../tensor/index.js');
@@ -51,7 +50,7 @@ export const gradcamCommand: Command = {
       const classNames = classNamesOf(model, meta) ?? Array.from({ length: model.numClasses }, (_, i) => String(i));
       model.eval();
       const images = await Promise.all(positionals.map(async (file) => {
-        const raw = decodeImage(await readFile(file), { name: file });
+        const raw = await loadImageFile(file);
         return resizeImage(convertChannels(raw, model.channels as 1 | 3), model.width, model.height, 'stretch');
       }));
       const results = [];

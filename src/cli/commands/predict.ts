@@ -1,5 +1,4 @@
 /** `bastion predict`: classifies image files with a trained classifier (optionally behind a purifier). */
-import { readFile } from 'node:fs/promises';
 import { numberOption, requiredString, stringOption } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../../util/errors.js';
@@ -26,7 +25,7 @@ export const predictCommand: Command = {
   async run({ values, positionals, print }) {
     if (positionals.length === 0) throw new UsageError('give at least one image file');
     const { loadPurifier } = await import('../../models/index.js');
-    const { decodeImage, convertChannels, resizeImage } = await import('../../io/image.js');
+    const { loadImageFile, convertChannels, resizeImage } = await import('../../io/image.js');
     const { imageToTensor } = await import('../../io/image-tensor.js');
     const { noGrad, scope, stack } = await import('../../tensor/index.js');
     const { model, meta } = await loadCommandClassifier(values, 'model', requiredString(values, 'model'));
@@ -36,7 +35,7 @@ export const predictCommand: Command = {
     const classNames = classNamesOf(model, meta) ?? Array.from({ length: model.numClasses }, (_, i) => String(i));
     try {
       const images = await Promise.all(positionals.map(async (file) => {
-        const raw = decodeImage(await readFile(file), { name: file });
+        const raw = await loadImageFile(file);
         return resizeImage(convertChannels(raw, model.channels as 1 | 3), model.width, model.height, 'stretch');
       }));
       const results = noGrad(() => scope(() => {

@@ -24,6 +24,7 @@ import { Module } from '../../nn/index.js';
 import { constantInputs, findKernel, supportedOps, type OnnxKernel, type OnnxOpContext } from './registry.js';
 import { tensorFromOnnx } from './tensors.js';
 import './ops/index.js';
+import { ownEntry } from '../../util/records.js';
 
 /** What {@link OnnxNetwork.run} returns. */
 export interface OnnxRunResult {
@@ -146,7 +147,7 @@ export class OnnxNetwork extends Module {
     const role = new Map<string, 'parameter' | 'buffer' | 'constant'>();
     for (const node of graph.nodes) {
       const fixedSlots = constantInputs(node.domain, node.opType);
-      const statistics = node.domain === '' ? STATISTICS_INPUTS[node.opType] ?? [] : [];
+      const statistics = node.domain === '' ? ownEntry(STATISTICS_INPUTS, node.opType) ?? [] : [];
       node.inputs.forEach((name, slot) => {
         const init = graph.initializers.get(name);
         if (!init) return;

@@ -10,6 +10,7 @@ import { native } from '../../../tensor/native.js';
 import { fromHandle } from '../../../tensor/tensor.js';
 import { defineOp, type OnnxKernel, type OnnxOpContext } from '../registry.js';
 import { dtypeOfOnnxCode, onnxCodeName } from '../tensors.js';
+import { ownEntry } from '../../../util/records.js';
 
 const FLOAT_DTYPES: ReadonlySet<DType> = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 
@@ -201,7 +202,7 @@ function castKernel(ctx: OnnxOpContext): Tensor {
   let dtype: DType | null;
   if (to.type === 'string') {
     const byName: Record<string, number> = { FLOAT: 1, UINT8: 2, INT8: 3, INT16: 5, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, BFLOAT16: 16 };
-    dtype = dtypeOfOnnxCode(byName[to.value.toUpperCase()] ?? -1);
+    dtype = dtypeOfOnnxCode(ownEntry(byName, to.value.toUpperCase()) ?? -1);
     if (dtype === null) throw ctx.fail(`casts to ${to.value}, which Bastion has no dtype for`);
   } else {
     const code = ctx.attrInt('to');
