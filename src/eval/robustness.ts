@@ -6,6 +6,7 @@
 import { noGrad, scope, type Batch, type BatchSource, type Tensor } from '../tensor/index.js';
 import { DataLoader, type Dataset } from '../data/index.js';
 import { chooseTargets, type TargetMode } from '../attacks/targets.js';
+import { CLEAN, checkFiniteLogits } from '../attacks/base.js';
 import type { Attack, AttackResult, Model, Norm, ThreatModel } from '../attacks/types.js';
 import { BastionError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
@@ -128,6 +129,7 @@ export async function evaluateRobustness(model: Model, data: Dataset | BatchSour
       const prepared = scope(() => {
         const batch: Batch = take === raw.x.shape[0] ? raw : { x: raw.x.narrow(0, 0, take), y: raw.y.narrow(0, 0, take) };
         const logits = noGrad(() => model.forward(batch.x));
+        checkFiniteLogits(logits, CLEAN);
         let [x, y, clean] = [batch.x, batch.y.long(), logits.argmax(1)];
         let targets: Tensor | null = null;
         if (targeted) {
