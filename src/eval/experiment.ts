@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { packageRoot } from '../tensor/native.js';
+import { getRngState, manualSeed, setRngState } from '../tensor/index.js';
 import { BastionError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { acquireLock } from '../io/lock.js';
@@ -73,6 +74,8 @@ export type EvaluationSpec =
   | {
     id: string; type: 'attack'; model: string; data: string; dataOptions?: ModelSpec['dataOptions']; attack: string; attackOptions?: Record<string, unknown>;
     epsilons: number[]; norm?: Norm; bounds?: [number, number] | null; limit?: number;
+    /** Seed of the attack's randomness and of random targets (default 0; `attackOptions.seed` wins). */
+    seed?: number;
   }
   | {
     id: string; type: 'defense'; classifier: string; purifiers: string[]; ensemble?: string; data: string; dataOptions?: ModelSpec['dataOptions']; attack: string;
@@ -588,7 +591,33 @@ function threatOf(s: { norm?: Norm; epsilons: number[]; bounds?: [number, number
   return { ...threat, bounds: s.bounds === null ? [-Infinity, Infinity] : s.bounds };
 }
 
-async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, progress: boolean, runDir: string): Promise<unknown> {
+/** The seed an evaluation runs under: its spec's `seed`, default 0 (latency has none and uses 0). */
+export function evaluationSeed(spec: EvaluationSpec): number {
+  return (spec as { seed?: number }).seed ?? 0;
+}
+
+/**
+ * Runs `fn` with libtorch's global generator seeded with `seed`, restoring the caller's generator
+ * afterwards: whatever ran before in this process (training a model cold, other evaluations)
+ * cannot change an evaluation's numbers, so a cold run and a cached one agree exactly.
+ */
+async function withSeed<T>(seed: number, fn: () => Promise<T>): Promise<T> {
+  const saved = getRngState().keep();
+  manualSeed(seed);
+  try {
+    return await fn();
+  } finally {
+    setRngState(saved);
+    saved.dispose();
+  }
+}
+
+/** One evaluation, under its seed (see {@link withSeed}). */
+function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, progress: boolean, runDir: string): Promise<unknown> {
+  return withSeed(evaluationSeed(spec), () => runEvaluationUnseeded(spec, dirs, progress, runDir));
+}
+
+async function runEvaluationUnseeded(spec: EvaluationSpec, dirs: Map<string, string>, progress: boolean, runDir: string): Promise<unknown> {
   const dirOf = (id: string): string => {
     const dir = dirs.get(id);
     if (!dir) throw new BastionError(`evaluation '${spec.id}' names unknown model '${id}'`);
@@ -602,11 +631,12 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
       owned.push(model);
       const data = await loadDataset(s.data, { ...s.dataOptions, split: 'test' });
       owned.push(data);
+      const seed = evaluationSeed(s);
       const result = await evaluateRobustness(model, data, {
-        attack: createAttack(s.attack, s.attackOptions ?? {}), threat: threatOf(s),
+        attack: createAttack(s.attack, { seed, ...s.attackOptions }), threat: threatOf(s), seed,
         ...(s.limit !== undefined ? { limit: s.limit } : {}), progress,
       });
-      await captureExamples({ runDir, evaluation: s.id, classifier: model, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: threatOf(s), seed: 0 });
+      await captureExamples({ runDir, evaluation: s.id, classifier: model, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: threatOf(s), seed });
       return result;
     }
     if (spec.type === 'defense') {
