@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { choiceOption, flag, numberListOption, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../../util/errors.js';
-import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, importedOf, loadCommandClassifier } from '../import-options.js';
+import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, importedOf, loadCommandClassifier, warnDataMismatch } from '../import-options.js';
 
 const TARGET_HELP = 'CLASS (index), random or least-likely';
 
@@ -134,6 +134,7 @@ export const attackCommand: Command = {
     const attack = createAttack(attackName, options);
     const table = values['compare'] === undefined ? null : paperTable(requiredString(values, 'compare'));
     const { model, meta } = await loadCommandClassifier(values, 'model', modelDir);
+    warnDataMismatch(meta, modelDir, dataName);
     const dataset = await loadDataset(dataName, { split, ...(dataDir ? { dataDir } : {}) });
     const collector = new ExampleCollector(Math.max(saveCount, gridCount), epsilons);
     try {
