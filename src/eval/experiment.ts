@@ -4,8 +4,9 @@
  * resolve its tables — ours beside the paper's — into one results.json with provenance, from which
  * Markdown, CSV and the HTML report are rendered (src/report), never computed twice.
  *
- * Trained models are cached by a hash of their spec (architecture, data, recipe, seed, mode, and
- * the hashes of the models they depend on), so a second run of an experiment — or another
+ * Trained models are cached by a hash of their spec (architecture, data, recipe, seed, mode, the
+ * hashes of the models they depend on, and the version of the code that trains them:
+ * src/eval/code-version.ts), so a second run of an experiment — or another
  * experiment needing the same model — only evaluates.
  */
 import { createHash } from 'node:crypto';
@@ -32,14 +33,8 @@ import { measureLatency } from './latency.js';
 import { captureExamples } from './examples.js';
 import { paperTable, type PaperEntry } from './paper.js';
 import { attentionAnalysis, evaluateA3, evaluateTable6 } from './aad.js';
-
-/**
- * Per model kind, bumped when training code changes in a way that invalidates cached models of
- * that kind. Purifiers went to 3 when GELU's backward was fixed (src/nn/functional.ts gelu:
- * libtorch 1.13's oneDNN kernel had given wrong gradients, so every purifier trained before was
- * trained on them); classifiers and ensembles have no GELU and keep their models.
- */
-export const MODEL_CACHE_VERSION: Readonly<Record<ModelSpec['kind'], number>> = { classifier: 2, ensemble: 2, purifier: 3 };
+import { evaluationCodeVersion, modelCodeVersion } from './code-version.js';
+import { age } from '../util/age.js';
 
 /** A model an experiment trains (or finds in the cache). */
 export interface ModelSpec {
@@ -170,6 +165,8 @@ export interface EvaluationRecord {
   result: unknown;
   key?: string;
   finishedAt?: string;
+  /** The code version that computed it (src/eval/code-version.ts); absent in results of older Bastions. */
+  codeVersion?: string;
   reused?: { from: string; finishedAt: string | null };
 }
 
@@ -277,7 +274,7 @@ export function modelKeys(experiment: Experiment): Map<string, string> {
     const { id: _id, ...rest } = spec;
     void _id;
     const deps = spec.classifier ? { classifier: keyOf(spec.classifier, new Set([...seen, id])) } : {};
-    const key = sha(canonical({ ...rest, deps, cacheVersion: MODEL_CACHE_VERSION[spec.kind] })).slice(0, 16);
+    const key = sha(canonical({ ...rest, deps, code: modelCodeVersion(spec) })).slice(0, 16);
     keys.set(id, key);
     return key;
   };
@@ -318,13 +315,14 @@ export function modelsNeeded(experiment: Experiment, only: readonly string[]): S
 }
 
 /**
- * The identity of an evaluation's result: its spec and the cache folder names (`id-key`) of every model
- * it uses, with their dependencies. Two runs that agree on it compute the same numbers (same models,
+ * The identity of an evaluation's result: its spec, the cache folder names (`id-key`) of every model
+ * it uses, with their dependencies, and the version of the code that computes it (`code`, default
+ * {@link evaluationCodeVersion}). Two runs that agree on it compute the same numbers (same models,
  * same seeds), so a finished result may be reused instead of recomputed.
  */
-export function evaluationKey(spec: EvaluationSpec, modelFolders: ReadonlyMap<string, string>, experiment: Experiment): string {
+export function evaluationKey(spec: EvaluationSpec, modelFolders: ReadonlyMap<string, string>, experiment: Experiment, code = evaluationCodeVersion(spec)): string {
   const used = [...modelsNeeded(experiment, [spec.id])].sort().map((id) => modelFolders.get(id) ?? `${id}-?`);
-  return sha(canonical({ spec, models: used })).slice(0, 16);
+  return sha(canonical({ spec, models: used, code })).slice(0, 16);
 }
 
 /** Where a run into `out` keeps the finished evaluation `id`. */
@@ -357,7 +355,8 @@ async function saveLegacyEvaluations(out: string): Promise<void> {
   for (const spec of earlier.experiment?.evaluations ?? []) {
     const record = earlier.evaluations?.[spec.id];
     if (!record || existsSync(evaluationFile(out, spec.id))) continue;
-    const key = record.key ?? evaluationKey(spec, folders, earlier.experiment);
+    // Without a key it was computed by a Bastion that recorded no code version: kept, never reused.
+    const key = record.key ?? evaluationKey(spec, folders, earlier.experiment, 'unknown');
     const { reused, ...rest } = record;
     const finishedAt = reused?.finishedAt ?? record.finishedAt ?? earlier.provenance?.createdAt;
     await saveEvaluation(out, spec.id, { ...rest, key, ...(finishedAt ? { finishedAt } : {}) });
@@ -548,7 +547,7 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
     const key = evaluationKeys.get(spec.id) as string;
     const previous = earlier.get(spec.id);
     if (previous) {
-      log(`reusing ${spec.id} (${spec.type}) finished ${previous.finishedAt ?? 'earlier'} in ${previous.from}`);
+      log(`reusing ${spec.id} (${spec.type}) finished ${previous.finishedAt ?? 'earlier'}${previous.finishedAt ? ` (${age(previous.finishedAt)})` : ''} by code ${previous.codeVersion ?? 'of unknown version'} in ${previous.from}`);
       const { from, reused, ...record } = previous;
       evaluations[spec.id] = { ...record, key, reused: reused ?? { from, finishedAt: previous.finishedAt ?? null } };
       continue;
@@ -556,7 +555,9 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
     log(`evaluating ${spec.id} (${spec.type})`);
     const t0 = performance.now();
     const result = await runEvaluation(spec, dirs, progress, options.out);
-    const record: EvaluationRecord = { type: spec.type, seconds: (performance.now() - t0) / 1000, result, key, finishedAt: new Date().toISOString() };
+    const record: EvaluationRecord = {
+      type: spec.type, seconds: (performance.now() - t0) / 1000, result, key, finishedAt: new Date().toISOString(), codeVersion: evaluationCodeVersion(spec),
+    };
     evaluations[spec.id] = record;
     await saveEvaluation(options.out, spec.id, record);
   }
@@ -711,3 +712,10 @@ async function runEvaluationUnseeded(spec: EvaluationSpec, dirs: Map<string, str
     for (const o of owned) o.dispose();
   }
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;
