@@ -253,3 +253,10 @@ export const a3Attacks: readonly AttackInfo[] = [
     options: [...COMMON, 'steps', 'stepSize', 'restarts', 'randomStart', 'loss'], create: (o) => createA3({ ...(o as A3Options), base: 'pgd' }),
   },
 ];
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

@@ -117,6 +117,24 @@ function checkBatch(x: Tensor, y: Tensor, bounds: [number, number], attack: stri
   }
 }
 
+/**
+ * Throws unless every logit is finite. Accuracies and attack success computed from NaN or infinite
+ * logits look plausible but mean nothing (argmax of NaN picks an arbitrary class), so attacks and
+ * evaluations check the logits they score (clean and final adversarial, once per batch).
+ * `what` says whose logits, e.g. "on the clean images".
+ */
+export function checkFiniteLogits(logits: Tensor, what: string): void {
+  if (scope(() => logits.isfinite().all())) return;
+  const bad = scope(() => {
+    const broken = logits.isfinite().logicalNot();
+    return (logits.ndim >= 2 ? broken.flatten(1).sum(1).gt(0) : broken).sum().item();
+  });
+  const n = logits.ndim >= 2 ? (logits.shape[0] as number) : logits.numel;
+  throw new BastionError(`the model's logits ${what} hold NaN or infinite values (${bad} of ${n} samples); its accuracy and the attack's success would be meaningless`, {
+    hint: 'check the model: weights that diverged in training, a purifier or normalisation that overflows, or inputs outside the range it was trained on',
+  });
+}
+
 // ---- objectives ----------------------------------------------------------------------------------
 
 /** The logit of class `labels` per sample: [n]. */
@@ -271,10 +289,17 @@ export class AttackContext {
     return out;
   }
 
-  /** The model's predicted classes on `x` (one forward pass, no gradients). */
-  predict(x: Tensor): Tensor {
+  /**
+   * The model's predicted classes on `x` (one forward pass, no gradients). With `what` (e.g. "on
+   * the clean images"), the logits must be finite ({@link checkFiniteLogits}).
+   */
+  predict(x: Tensor, what?: string): Tensor {
     this.forwardEvaluations++;
-    return noGrad(() => scope(() => this.model.forward(x).argmax(1)));
+    return noGrad(() => scope(() => {
+      const logits = this.model.forward(x);
+      if (what !== undefined) checkFiniteLogits(logits, what);
+      return logits.argmax(1);
+    }));
   }
 
   /** bool [n]: misclassified (untargeted) or at the target (targeted), from logits [n,K] or predictions [n]. */
@@ -499,6 +524,9 @@ function scatterRows(base: Tensor, rows: Tensor, values: Tensor): Tensor {
   return scope(() => base.clone().indexCopy_(0, rows, values));
 }
 
+/** What {@link checkFiniteLogits} says of the clean pass. */
+export const CLEAN = 'on the clean images';
+
 /**
  * The base class of the attacks: implements `Attack.run` (see the module comment) around two hooks,
  * `prepare` (once per run, for work shared by all epsilons, such as FGSM's single gradient) and
@@ -531,7 +559,7 @@ export abstract class AttackBase<S = undefined> implements Attack {
    * clean logits) and return its prepared state for the whole batch, so that `prepare` is skipped.
    */
   protected cleanPass(ctx: AttackContext, x: Tensor, _y: Tensor, _attacking: boolean): { predictions: Tensor; state?: S } {
-    return { predictions: ctx.predict(x) };
+    return { predictions: ctx.predict(x, CLEAN) };
   }
 
   /**
@@ -573,7 +601,7 @@ export abstract class AttackBase<S = undefined> implements Attack {
         for (const eps of order) {
           const out = scope(() => {
             if (eps === 0) {
-              const predictions = previous?.predictions ?? ctx.predict(x);
+              const predictions = previous?.predictions ?? ctx.predict(x, CLEAN);
               return { adversarial: x.clone(), predictions: predictions.clone(), success: ctx.isSuccess(predictions, labels) };
             }
             const rows = previous === null ? all : previous.success.logicalNot().nonzero().squeeze(1);
@@ -587,7 +615,7 @@ export abstract class AttackBase<S = undefined> implements Attack {
             const prepared = state === null ? { value: this.prepare(ctx, xs, ys, rows) } : null;
             state ??= prepared;
             const adv = this.perturb(ctx, xs, ys, eps, rows, (state as { value: S }).value);
-            const predictions = ctx.predict(adv);
+            const predictions = ctx.predict(adv, `on the ${this.name} adversarial examples at eps ${eps}`);
             const success = ctx.isSuccess(predictions, ys);
             if (previous === null || pending === n) return { adversarial: adv, predictions, success, prepared };
             return {
@@ -643,3 +671,10 @@ function disposeEpsilon(r: EpsilonResult): void {
   r.norms.dispose();
   r.predictions.dispose();
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

@@ -49,3 +49,10 @@ export class BIM extends PGD {
     return this.#steps === undefined ? (ctx.bounds[1] - ctx.bounds[0]) / 255 : (1.25 * eps) / this.#steps;
   }
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

@@ -15,7 +15,7 @@
  * different values (.0739, .0721) suggest its images were not clipped at those budgets.
  */
 import { scope, type Tensor } from '../tensor/index.js';
-import { AttackBase, objectiveOf, type AttackContext, type BaseAttackOptions } from './base.js';
+import { AttackBase, CLEAN, checkFiniteLogits, objectiveOf, type AttackContext, type BaseAttackOptions } from './base.js';
 import type { Norm } from './types.js';
 
 /** Options of {@link FGSM}: only the common ones (EOT, carry-over, seed). */
@@ -48,6 +48,7 @@ export class FGSM extends AttackBase<Tensor> {
     if (!attacking || ctx.eotSamples > 1) return super.cleanPass(ctx, x, y, attacking);
     return scope(() => {
       const { direction, logits } = this.direction(ctx, x, y);
+      checkFiniteLogits(logits, CLEAN);
       return { predictions: logits.argmax(1), state: direction };
     });
   }
@@ -64,3 +65,10 @@ export class FGSM extends AttackBase<Tensor> {
     });
   }
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

@@ -180,3 +180,10 @@ export class Square extends AttackBase {
 function unit(delta: Tensor): Tensor {
   return scope(() => delta.div(perSampleNorm(delta, 2).add(1e-12).view(-1, 1, 1, 1)));
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

@@ -7,6 +7,8 @@
  * a hint that names the flags.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { catalogEntry } from '../data/catalog.js';
 import { UsageError } from '../util/errors.js';
 import type { OptionSpec, OptionValues } from './command.js';
 import { choiceOption, parseNumber, stringOption } from './args.js';
@@ -215,4 +217,41 @@ export function checkDataShape(model: Classifier, modelPath: string, dataName: s
   if (c !== model.channels) hints.push(`--channels ${c} if its channel count is dynamic`);
   hints.push(`--layout ${imported.layout === 'nchw' ? 'nhwc' : 'nchw'} if the layout was guessed wrong`);
   throw new UsageError(message, `try ${hints.join(', or ')}; \`bastion import MODEL\` shows what was decided`);
+}
+
+/**
+ * The data set a model was made for, from model.json: `training.data` (what `bastion train` used)
+ * or, for an imported model, `training.evaluatedOn` (what `bastion import --data` measured it on);
+ * null when unrecorded.
+ */
+export function modelDataOf(meta: CheckpointMeta): { data: string; how: 'trained' | 'evaluated' } | null {
+  const training = meta.training ?? {};
+  if (typeof training['data'] === 'string') return { data: training['data'], how: 'trained' };
+  if (typeof training['evaluatedOn'] === 'string') return { data: training['evaluatedOn'], how: 'evaluated' };
+  return null;
+}
+
+/** Whether two data set names (catalog names, aliases or folders) name the same data set. */
+function sameData(a: string, b: string): boolean {
+  const canonical = (name: string): string => catalogEntry(name)?.name ?? resolve(name);
+  return canonical(a) === canonical(b);
+}
+
+/**
+ * The warning for evaluating a model on another data set than the one model.json records (a
+ * Fashion-MNIST model on `--data mnist` runs, and its numbers mean little), or null when they agree
+ * or nothing is recorded.
+ */
+export function dataMismatchWarning(meta: CheckpointMeta, modelPath: string, dataName: string): string | null {
+  const recorded = modelDataOf(meta);
+  if (recorded === null || sameData(recorded.data, dataName)) return null;
+  const what = recorded.how === 'trained' ? `was trained on '${recorded.data}'` : `was measured on '${recorded.data}' when imported`;
+  return `the model at ${modelPath} ${what} (model.json), but --data is '${dataName}': its accuracy and robustness there say little about it ` +
+    `(evaluate it on '${recorded.data}', or pass the data set it was made for)`;
+}
+
+/** Prints {@link dataMismatchWarning} as `warning: ...` on stderr when there is one. */
+export function warnDataMismatch(meta: CheckpointMeta, modelPath: string, dataName: string): void {
+  const warning = dataMismatchWarning(meta, modelPath, dataName);
+  if (warning !== null) process.stderr.write(`warning: ${warning}\n`);
 }

@@ -155,3 +155,10 @@ export function aadTerms(model: Classifier, x: Tensor, xAdv: Tensor, y: Tensor, 
     return { cleanLogits, adversarialLogits, rectification, preservation, penalty };
   });
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

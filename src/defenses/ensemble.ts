@@ -54,15 +54,16 @@ export class Ensemble extends Module {
   /**
    * The three readings of the ensemble's decision from one pass of the members (no gradients):
    * `soft` the class of the averaged probabilities (= forward's argmax), `hard` the majority of
-   * the members' classes (ties go to the higher soft-vote score), `members` each member's class [K, N].
+   * the members' classes (ties go to the higher soft-vote score), `members` each member's class [K, N],
+   * `probabilities` the averaged probabilities [N, classes].
    */
-  vote(x: Tensor): { soft: Tensor; hard: Tensor; members: Tensor } {
+  vote(x: Tensor): { soft: Tensor; hard: Tensor; members: Tensor; probabilities: Tensor } {
     return noGrad(() => scope(() => {
       const probs = stack(this.members.map((m) => m.forward(x).softmax(1)), 0);
       const mean = probs.mean(0);
       const members = probs.argmax(2);
       const counts = members.transpose(0, 1).oneHot(this.numClasses).sum(1).to('float32');
-      return { soft: mean.argmax(1), hard: counts.add(mean.mul(0.5)).argmax(1), members };
+      return { soft: mean.argmax(1), hard: counts.add(mean.mul(0.5)).argmax(1), members, probabilities: mean };
     }));
   }
 }
@@ -172,3 +173,10 @@ export async function loadEnsemble(dir: string): Promise<{ ensemble: Ensemble; m
   }
   return { ensemble: new Ensemble(members).eval(), manifest };
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

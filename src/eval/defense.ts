@@ -29,6 +29,7 @@
 import { noGrad, scope, type Tensor } from '../tensor/index.js';
 import { DataLoader, firstN, type Dataset } from '../data/index.js';
 import { createAttack } from '../attacks/registry.js';
+import { CLEAN, checkFiniteLogits } from '../attacks/base.js';
 import type { Model, ThreatModel } from '../attacks/types.js';
 import { Purifier } from '../models/index.js';
 import type { DefendedClassifier } from '../defenses/defended.js';
@@ -104,24 +105,32 @@ export interface DefenseEvaluation {
   seconds: Record<string, number>;
 }
 
-/** The model's predicted classes (int64 [N]). */
-function predict(model: Model, x: Tensor): Tensor {
-  return noGrad(() => scope(() => model.forward(x).argmax(1)));
+/** The model's logits on `x`, which must be finite (`what`: on which images, for the error). */
+function finiteLogits(model: Model, x: Tensor, what: string): Tensor {
+  const logits = model.forward(x);
+  checkFiniteLogits(logits, what);
+  return logits;
 }
 
-function correct(model: Model, x: Tensor, y: Tensor): number {
-  return noGrad(() => scope(() => model.forward(x).argmax(1).eq(y).sum().item()));
+/** The model's predicted classes (int64 [N]). */
+function predict(model: Model, x: Tensor): Tensor {
+  return noGrad(() => scope(() => finiteLogits(model, x, CLEAN).argmax(1)));
+}
+
+function correct(model: Model, x: Tensor, y: Tensor, what: string): number {
+  return noGrad(() => scope(() => finiteLogits(model, x, what).argmax(1).eq(y).sum().item()));
 }
 
 /**
  * Correct predictions of a defense on (x, y); for an ensemble defense also by hard vote, and summed
  * over its members (divide by K for the mean), all from one purification and one pass of the members.
  */
-function scoreDefense(defense: DefendedClassifier, x: Tensor, y: Tensor): { correct: number; votes: EnsembleVotes<number> | null } {
+function scoreDefense(defense: DefendedClassifier, x: Tensor, y: Tensor, what: string): { correct: number; votes: EnsembleVotes<number> | null } {
   const ensemble = defense.classifier;
-  if (!(ensemble instanceof Ensemble)) return { correct: correct(defense, x, y), votes: null };
+  if (!(ensemble instanceof Ensemble)) return { correct: correct(defense, x, y, what), votes: null };
   return noGrad(() => scope(() => {
     const vote = ensemble.vote(defense.purify(x));
+    checkFiniteLogits(vote.probabilities, what);
     return {
       correct: vote.soft.eq(y).sum().item(),
       votes: { hardVote: vote.hard.eq(y).sum().item(), memberMean: vote.members.eq(y.unsqueeze(0)).float().sum().item() / ensemble.members.length },
@@ -195,9 +204,9 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
   };
   for await (const batch of loader.batches(0)) {
     const { x, y } = batch;
-    counts.clean.source += correct(options.source, x, y);
+    counts.clean.source += correct(options.source, x, y, CLEAN);
     for (const d of options.defenses) {
-      const score = scoreDefense(d.model, x, y);
+      const score = scoreDefense(d.model, x, y, CLEAN);
       counts.clean.defenses[d.name] = (counts.clean.defenses[d.name] ?? 0) + score.correct;
       addVotes(counts.cleanVotes[d.name], score.votes);
     }
@@ -208,9 +217,9 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
         labels?.dispose();
         try {
           result.perEpsilon.forEach((r, i) => {
-            (counts.grayBox.source as number[])[i] = (counts.grayBox.source[i] as number) + (predictedLabels ? correct(options.source, r.adversarial, y) : r.success.logicalNot().sum().item());
+            (counts.grayBox.source as number[])[i] = (counts.grayBox.source[i] as number) + (predictedLabels ? correct(options.source, r.adversarial, y, `on its gray-box adversarial examples at eps ${r.epsilon}`) : r.success.logicalNot().sum().item());
             for (const d of options.defenses) {
-              const score = scoreDefense(d.model, r.adversarial, y);
+              const score = scoreDefense(d.model, r.adversarial, y, `of defense ${d.name} on the gray-box adversarial examples at eps ${r.epsilon}`);
               (counts.grayBox.defenses[d.name] as number[])[i] = (counts.grayBox.defenses[d.name]![i] as number) + score.correct;
               addVotes(counts.grayBoxVotes[d.name]?.[i], score.votes);
             }
@@ -234,7 +243,7 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
             labels?.dispose();
             try {
               result.perEpsilon.forEach((r, i) => {
-                const held = mode === 'bpda' || stochastic || predictedLabels ? correct(d.model, r.adversarial, y) : scope(() => r.success.logicalNot().sum().item());
+                const held = mode === 'bpda' || stochastic || predictedLabels ? correct(d.model, r.adversarial, y, `of defense ${d.name} on the ${mode} adversarial examples at eps ${r.epsilon}`) : scope(() => r.success.logicalNot().sum().item());
                 const row = counts.adaptive[mode]![d.name] as number[];
                 row[i] = (row[i] as number) + held;
               });
@@ -271,3 +280,10 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
     notes, seconds,
   };
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

@@ -148,3 +148,10 @@ export async function captureExamples(options: {
   await writeFileAtomic(join(options.runDir, 'examples', `${options.evaluation}.json`), `${JSON.stringify(out, null, 2)}\n`);
   return out;
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

@@ -4,8 +4,9 @@
  * resolve its tables — ours beside the paper's — into one results.json with provenance, from which
  * Markdown, CSV and the HTML report are rendered (src/report), never computed twice.
  *
- * Trained models are cached by a hash of their spec (architecture, data, recipe, seed, mode, and
- * the hashes of the models they depend on), so a second run of an experiment — or another
+ * Trained models are cached by a hash of their spec (architecture, data, recipe, seed, mode, the
+ * hashes of the models they depend on, and the version of the code that trains them:
+ * src/eval/code-version.ts), so a second run of an experiment — or another
  * experiment needing the same model — only evaluates.
  */
 import { createHash } from 'node:crypto';
@@ -13,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { packageRoot } from '../tensor/native.js';
+import { getRngState, manualSeed, setRngState } from '../tensor/index.js';
 import { BastionError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { acquireLock } from '../io/lock.js';
@@ -31,14 +33,8 @@ import { measureLatency } from './latency.js';
 import { captureExamples } from './examples.js';
 import { paperTable, type PaperEntry } from './paper.js';
 import { attentionAnalysis, evaluateA3, evaluateTable6 } from './aad.js';
-
-/**
- * Per model kind, bumped when training code changes in a way that invalidates cached models of
- * that kind. Purifiers went to 3 when GELU's backward was fixed (src/nn/functional.ts gelu:
- * libtorch 1.13's oneDNN kernel had given wrong gradients, so every purifier trained before was
- * trained on them); classifiers and ensembles have no GELU and keep their models.
- */
-export const MODEL_CACHE_VERSION: Readonly<Record<ModelSpec['kind'], number>> = { classifier: 2, ensemble: 2, purifier: 3 };
+import { evaluationCodeVersion, modelCodeVersion } from './code-version.js';
+import { age } from '../util/age.js';
 
 /** A model an experiment trains (or finds in the cache). */
 export interface ModelSpec {
@@ -73,6 +69,8 @@ export type EvaluationSpec =
   | {
     id: string; type: 'attack'; model: string; data: string; dataOptions?: ModelSpec['dataOptions']; attack: string; attackOptions?: Record<string, unknown>;
     epsilons: number[]; norm?: Norm; bounds?: [number, number] | null; limit?: number;
+    /** Seed of the attack's randomness and of random targets (default 0; `attackOptions.seed` wins). */
+    seed?: number;
   }
   | {
     id: string; type: 'defense'; classifier: string; purifiers: string[]; ensemble?: string; data: string; dataOptions?: ModelSpec['dataOptions']; attack: string;
@@ -167,6 +165,8 @@ export interface EvaluationRecord {
   result: unknown;
   key?: string;
   finishedAt?: string;
+  /** The code version that computed it (src/eval/code-version.ts); absent in results of older Bastions. */
+  codeVersion?: string;
   reused?: { from: string; finishedAt: string | null };
 }
 
@@ -274,7 +274,7 @@ export function modelKeys(experiment: Experiment): Map<string, string> {
     const { id: _id, ...rest } = spec;
     void _id;
     const deps = spec.classifier ? { classifier: keyOf(spec.classifier, new Set([...seen, id])) } : {};
-    const key = sha(canonical({ ...rest, deps, cacheVersion: MODEL_CACHE_VERSION[spec.kind] })).slice(0, 16);
+    const key = sha(canonical({ ...rest, deps, code: modelCodeVersion(spec) })).slice(0, 16);
     keys.set(id, key);
     return key;
   };
@@ -315,13 +315,14 @@ export function modelsNeeded(experiment: Experiment, only: readonly string[]): S
 }
 
 /**
- * The identity of an evaluation's result: its spec and the cache folder names (`id-key`) of every model
- * it uses, with their dependencies. Two runs that agree on it compute the same numbers (same models,
+ * The identity of an evaluation's result: its spec, the cache folder names (`id-key`) of every model
+ * it uses, with their dependencies, and the version of the code that computes it (`code`, default
+ * {@link evaluationCodeVersion}). Two runs that agree on it compute the same numbers (same models,
  * same seeds), so a finished result may be reused instead of recomputed.
  */
-export function evaluationKey(spec: EvaluationSpec, modelFolders: ReadonlyMap<string, string>, experiment: Experiment): string {
+export function evaluationKey(spec: EvaluationSpec, modelFolders: ReadonlyMap<string, string>, experiment: Experiment, code = evaluationCodeVersion(spec)): string {
   const used = [...modelsNeeded(experiment, [spec.id])].sort().map((id) => modelFolders.get(id) ?? `${id}-?`);
-  return sha(canonical({ spec, models: used })).slice(0, 16);
+  return sha(canonical({ spec, models: used, code })).slice(0, 16);
 }
 
 /** Where a run into `out` keeps the finished evaluation `id`. */
@@ -354,7 +355,8 @@ async function saveLegacyEvaluations(out: string): Promise<void> {
   for (const spec of earlier.experiment?.evaluations ?? []) {
     const record = earlier.evaluations?.[spec.id];
     if (!record || existsSync(evaluationFile(out, spec.id))) continue;
-    const key = record.key ?? evaluationKey(spec, folders, earlier.experiment);
+    // Without a key it was computed by a Bastion that recorded no code version: kept, never reused.
+    const key = record.key ?? evaluationKey(spec, folders, earlier.experiment, 'unknown');
     const { reused, ...rest } = record;
     const finishedAt = reused?.finishedAt ?? record.finishedAt ?? earlier.provenance?.createdAt;
     await saveEvaluation(out, spec.id, { ...rest, key, ...(finishedAt ? { finishedAt } : {}) });
@@ -545,7 +547,7 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
     const key = evaluationKeys.get(spec.id) as string;
     const previous = earlier.get(spec.id);
     if (previous) {
-      log(`reusing ${spec.id} (${spec.type}) finished ${previous.finishedAt ?? 'earlier'} in ${previous.from}`);
+      log(`reusing ${spec.id} (${spec.type}) finished ${previous.finishedAt ?? 'earlier'}${previous.finishedAt ? ` (${age(previous.finishedAt)})` : ''} by code ${previous.codeVersion ?? 'of unknown version'} in ${previous.from}`);
       const { from, reused, ...record } = previous;
       evaluations[spec.id] = { ...record, key, reused: reused ?? { from, finishedAt: previous.finishedAt ?? null } };
       continue;
@@ -553,7 +555,9 @@ export async function runExperiment(experiment: Experiment, options: RunExperime
     log(`evaluating ${spec.id} (${spec.type})`);
     const t0 = performance.now();
     const result = await runEvaluation(spec, dirs, progress, options.out);
-    const record: EvaluationRecord = { type: spec.type, seconds: (performance.now() - t0) / 1000, result, key, finishedAt: new Date().toISOString() };
+    const record: EvaluationRecord = {
+      type: spec.type, seconds: (performance.now() - t0) / 1000, result, key, finishedAt: new Date().toISOString(), codeVersion: evaluationCodeVersion(spec),
+    };
     evaluations[spec.id] = record;
     await saveEvaluation(options.out, spec.id, record);
   }
@@ -588,7 +592,33 @@ function threatOf(s: { norm?: Norm; epsilons: number[]; bounds?: [number, number
   return { ...threat, bounds: s.bounds === null ? [-Infinity, Infinity] : s.bounds };
 }
 
-async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, progress: boolean, runDir: string): Promise<unknown> {
+/** The seed an evaluation runs under: its spec's `seed`, default 0 (latency has none and uses 0). */
+export function evaluationSeed(spec: EvaluationSpec): number {
+  return (spec as { seed?: number }).seed ?? 0;
+}
+
+/**
+ * Runs `fn` with libtorch's global generator seeded with `seed`, restoring the caller's generator
+ * afterwards: whatever ran before in this process (training a model cold, other evaluations)
+ * cannot change an evaluation's numbers, so a cold run and a cached one agree exactly.
+ */
+async function withSeed<T>(seed: number, fn: () => Promise<T>): Promise<T> {
+  const saved = getRngState().keep();
+  manualSeed(seed);
+  try {
+    return await fn();
+  } finally {
+    setRngState(saved);
+    saved.dispose();
+  }
+}
+
+/** One evaluation, under its seed (see {@link withSeed}). */
+function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, progress: boolean, runDir: string): Promise<unknown> {
+  return withSeed(evaluationSeed(spec), () => runEvaluationUnseeded(spec, dirs, progress, runDir));
+}
+
+async function runEvaluationUnseeded(spec: EvaluationSpec, dirs: Map<string, string>, progress: boolean, runDir: string): Promise<unknown> {
   const dirOf = (id: string): string => {
     const dir = dirs.get(id);
     if (!dir) throw new BastionError(`evaluation '${spec.id}' names unknown model '${id}'`);
@@ -602,11 +632,12 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
       owned.push(model);
       const data = await loadDataset(s.data, { ...s.dataOptions, split: 'test' });
       owned.push(data);
+      const seed = evaluationSeed(s);
       const result = await evaluateRobustness(model, data, {
-        attack: createAttack(s.attack, s.attackOptions ?? {}), threat: threatOf(s),
+        attack: createAttack(s.attack, { seed, ...s.attackOptions }), threat: threatOf(s), seed,
         ...(s.limit !== undefined ? { limit: s.limit } : {}), progress,
       });
-      await captureExamples({ runDir, evaluation: s.id, classifier: model, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: threatOf(s), seed: 0 });
+      await captureExamples({ runDir, evaluation: s.id, classifier: model, dataset: data, attack: s.attack, attackOptions: s.attackOptions ?? {}, threat: threatOf(s), seed });
       return result;
     }
     if (spec.type === 'defense') {
@@ -681,3 +712,10 @@ async function runEvaluation(spec: EvaluationSpec, dirs: Map<string, string>, pr
     for (const o of owned) o.dispose();
   }
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

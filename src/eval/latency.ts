@@ -44,3 +44,10 @@ export function measureLatency(model: Model, shape: readonly [number, number, nu
     return { perImageBatch1: median(single), perImageAmortised: median(batched), batchSize, runs: { batch1: runs, batched: batchedRuns } };
   });
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

@@ -6,6 +6,7 @@
 import { noGrad, scope, type Batch, type BatchSource, type Tensor } from '../tensor/index.js';
 import { DataLoader, type Dataset } from '../data/index.js';
 import { chooseTargets, type TargetMode } from '../attacks/targets.js';
+import { CLEAN, checkFiniteLogits } from '../attacks/base.js';
 import type { Attack, AttackResult, Model, Norm, ThreatModel } from '../attacks/types.js';
 import { BastionError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
@@ -140,6 +141,7 @@ export async function evaluateRobustness(model: Model, data: Dataset | BatchSour
       const prepared = scope(() => {
         const batch: Batch = take === raw.x.shape[0] ? raw : { x: raw.x.narrow(0, 0, take), y: raw.y.narrow(0, 0, take) };
         const logits = noGrad(() => model.forward(batch.x));
+        checkFiniteLogits(logits, CLEAN);
         let [x, y, clean] = [batch.x, batch.y.long(), logits.argmax(1)];
         let targets: Tensor | null = null;
         if (targeted) {
@@ -216,3 +218,10 @@ export async function evaluateRobustness(model: Model, data: Dataset | BatchSour
     batches,
   };
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

@@ -20,7 +20,7 @@ import { copyFile, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Module, LoadStateDictResult } from '../nn/index.js';
 import { StateDictError } from '../nn/index.js';
-import type { Tensor } from '../tensor/index.js';
+import { scope, type Tensor } from '../tensor/index.js';
 import { BastionError, DataError, jsonSyntaxProblem } from '../util/errors.js';
 import { fsyncDirectory, writeFileAtomic } from './atomic.js';
 import { collectProvenance, type Provenance } from './provenance.js';
@@ -288,14 +288,34 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
 }
 
 /**
+ * Throws a {@link DataError} naming `file` and the first tensor of `state` holding NaN or infinite
+ * values: weights like that load silently and give plausible-looking but meaningless numbers.
+ * `allowInfinite(name)` exempts a tensor from the infinity check (NaN is never accepted), e.g. the
+ * -inf attention masks an imported graph keeps as buffers.
+ */
+export function checkFiniteWeights(state: ReadonlyMap<string, Tensor>, file: string, allowInfinite: (name: string) => boolean = () => false): void {
+  for (const [name, t] of state) {
+    if (!t.isFloatingPoint) continue;
+    const infOk = allowInfinite(name);
+    const fine = scope(() => (infOk ? !t.isnan().any() : t.isfinite().all()));
+    if (fine) continue;
+    const [nan, inf] = scope(() => [t.isnan().sum().item(), infOk ? 0 : t.isinf().sum().item()]) as [number, number];
+    const what = [nan > 0 ? `${nan} NaN` : '', inf > 0 ? `${inf} infinite` : ''].filter(Boolean).join(' and ');
+    throw new DataError(file, `tensor '${name}' holds ${what} value${nan + inf === 1 ? '' : 's'} (of ${t.numel}); these weights give meaningless outputs`,
+      'the training run that wrote them diverged or the file is damaged: retrain the model (e.g. with a lower learning rate) or restore a good copy');
+  }
+}
+
+/**
  * Loads a checkpoint's weights into an existing module. Every tensor's name, shape and dtype is
- * checked first (the error names the file and tensor, expected vs found); nothing is changed
- * unless everything fits. With `expectArchitecture`, model.json's architecture must match too.
+ * checked first (the error names the file and tensor, expected vs found), and every value must be
+ * finite ({@link checkFiniteWeights}; with `infiniteBuffers`, buffers may hold infinities); nothing
+ * is changed unless everything fits. With `expectArchitecture`, model.json's architecture must match too.
  */
 export async function loadCheckpointInto(
   dir: string,
   module: Module,
-  options: { strict?: boolean; expectArchitecture?: string } = {},
+  options: { strict?: boolean; expectArchitecture?: string; infiniteBuffers?: boolean } = {},
 ): Promise<CheckpointMeta & LoadStateDictResult> {
   const { meta, state, dir: where } = await readCheckpoint(dir);
   const file = join(where, CHECKPOINT_FILES.weights);
@@ -303,6 +323,8 @@ export async function loadCheckpointInto(
     if (options.expectArchitecture !== undefined && meta.architecture !== options.expectArchitecture) {
       throw new DataError(join(where, CHECKPOINT_FILES.meta), `holds a '${meta.architecture}' model, expected '${options.expectArchitecture}'`);
     }
+    const parameters = options.infiniteBuffers ? new Set(module.namedParameters().map(([name]) => name)) : null;
+    checkFiniteWeights(state, file, (name) => parameters !== null && !parameters.has(name));
     const result = module.loadStateDict(state, { strict: options.strict ?? true });
     return { ...meta, ...result };
   } catch (error) {

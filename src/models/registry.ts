@@ -321,7 +321,7 @@ async function loadImportedFolder(dir: string, meta: CheckpointMeta, overrides: 
   if (!existsSync(file)) throw new BastionError(`${dir}: the imported model file ${file} is missing`, { hint: 'run `bastion import MODEL --out DIR` again' });
   const model = await importClassifier(file, importOptionsFromMeta(meta, overrides));
   try {
-    if (existsSync(join(source, CHECKPOINT_FILES.weights))) await loadCheckpointInto(dir, model, { strict: true, expectArchitecture: IMPORTED_ARCHITECTURE });
+    if (existsSync(join(source, CHECKPOINT_FILES.weights))) await loadCheckpointInto(dir, model, { strict: true, expectArchitecture: IMPORTED_ARCHITECTURE, infiniteBuffers: true });
   } catch (error) {
     model.dispose();
     throw error;

@@ -102,3 +102,10 @@ export class VGG16 extends Classifier {
     return this.classifier.forward(this.avgpool.forward(h).flatten(1));
   }
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

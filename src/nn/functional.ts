@@ -402,3 +402,10 @@ export function multilabelSoftMarginLoss(logits: Tensor, target: Tensor, reducti
   perSample.dispose();
   return out;
 }
+
+/**
+ * Revision of this module's results: bump it when a change alters the numbers it produces. Cached
+ * models and experiment evaluations are keyed by it (src/eval/code-version.ts); test/eval/revisions.test.ts
+ * fails when the module's code changed without a bump.
+ */
+export const REVISION = 1;

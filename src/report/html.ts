@@ -30,6 +30,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { BastionError, DataError, jsonSyntaxProblem } from '../util/errors.js';
 import { formatPairedComparison } from '../eval/stats.js';
 import { formatCell } from './tables.js';
+import { age } from '../util/age.js';
 import { escapeXml as esc, lineChart, percentTick, shortNumber, type Point, type Series } from './svg.js';
 import { resolveFileInside, UnsafePathError } from './safe-path.js';
 
@@ -674,12 +675,19 @@ async function experimentReport(dir: string, r: ExperimentResults, options: Rend
   const timing = table('Wall time', [{ label: 'step' }, { label: 'kind' }, { label: 'seconds', numeric: true }], [
     ...Object.entries(r.models).map(([id, m]) => [esc(id), `model${m.cached ? ' (cached)' : ' (trained)'}`, seconds(m.seconds)]),
     ...Object.entries(r.evaluations).map(([id, ev]) => [
-      esc(id), `evaluation (${esc(ev.type)})${ev.reused ? `, reused from an earlier run finished ${esc(ev.reused.finishedAt ?? '?')}` : ''}`, seconds(ev.seconds),
+      esc(id), `evaluation (${esc(ev.type)})${ev.reused ? `, ${reusedNote(ev, r.startedAt)}` : ''}`, seconds(ev.seconds),
     ]),
     ['total', 'run', seconds(r.wallSeconds)],
   ]);
   sections.push({ id: 'provenance', title: 'Provenance and timings', html: keyValues('Where these numbers come from', provenanceRows(r.provenance)) + timing });
   return page(e.title, lead, r.smoke === true, sections, options, 'results.json');
+}
+
+/** When and by which code a reused evaluation was computed (its age counted from this run's start). */
+function reusedNote(ev: ExperimentResults['evaluations'][string], startedAt: string): string {
+  const finished = ev.reused?.finishedAt ?? null;
+  const when = finished === null ? 'at an unknown time' : `${esc(finished)} (${esc(age(finished, Date.parse(startedAt)).replace(/ ago$/, ''))} before this run)`;
+  return `reused from an earlier run finished ${when} by code ${ev.codeVersion ? `<code>${esc(ev.codeVersion)}</code>` : 'of unknown version'}`;
 }
 
 async function attackGrid(dir: string, r: AttackSummary, limit = 8): Promise<string> {

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { choiceOption, epsilonWarning, flag, numberListOption, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { BastionError, UsageError } from '../../util/errors.js';
-import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, importedOf, loadCommandClassifier } from '../import-options.js';
+import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, importedOf, loadCommandClassifier, warnDataMismatch } from '../import-options.js';
 
 const TARGET_HELP = 'CLASS (index), random or least-likely';
 
@@ -142,6 +142,7 @@ export const attackCommand: Command = {
     // --out is checked and locked before run() (output below); each run's files go into a fresh folder swapped in at the end.
     const { replaceDirectory } = await import('../../io/checkpoint.js');
     const { model, meta } = await loadCommandClassifier(values, 'model', modelDir);
+    warnDataMismatch(meta, modelDir, dataName);
     const dataset = await loadDataset(dataName, { split, ...(dataDir ? { dataDir } : {}) });
     const collector = new ExampleCollector(Math.max(saveCount, gridCount), epsilons);
     try {

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { epsilonWarning, flag, listOption, numberListOption, numberOption, requiredString, stringOption, choiceOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../../util/errors.js';
-import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, loadCommandClassifier } from '../import-options.js';
+import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, loadCommandClassifier, warnDataMismatch } from '../import-options.js';
 
 /** Attack options shared by commands that run an attack (steps, step size, restarts, seed). */
 export function attackOptionsFrom(values: OptionValues): Record<string, unknown> {
@@ -79,12 +79,14 @@ export const evalCommand: Command = {
     const ensembleDir = stringOption(values, 'ensemble');
     if (purifierDirs.length === 0 && !ensembleDir) throw new UsageError('give at least one --purifier or an --ensemble to evaluate');
     const classifierDir = requiredString(values, 'classifier');
-    const { model: classifier } = await loadCommandClassifier(values, 'classifier', classifierDir);
+    const { model: classifier, meta } = await loadCommandClassifier(values, 'classifier', classifierDir);
+    warnDataMismatch(meta, classifierDir, dataName);
     const purifiers = [];
     const disposables: { dispose(): void }[] = [classifier];
     try {
       for (const dir of purifierDirs) {
         const p = await loadPurifier(dir);
+        warnDataMismatch(p.meta, dir, dataName);
         purifiers.push({ name: basename(dir), model: p.model, meta: p.meta });
         disposables.push(p.model);
       }
