@@ -119,23 +119,29 @@ export function joinNegativeValues(args: readonly string[], options: Readonly<Re
 export interface MainHooks {
   /** Called with whatever a command threw, before it is turned into a message and an exit code. */
   onError?: (error: unknown) => void;
+  /** Where the CLI's own output goes (default: process.stdout); in-process callers capture it here. */
+  stdout?: (text: string) => void;
+  /** Where messages and errors go (default: process.stderr). */
+  stderr?: (text: string) => void;
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves to the process exit code. */
 export async function main(argv: readonly string[], packageRoot: string, hooks: MainHooks = {}): Promise<number> {
+  const out = hooks.stdout ?? ((text: string) => void process.stdout.write(text));
+  const err = hooks.stderr ?? ((text: string) => void process.stderr.write(text));
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
-    process.stdout.write(`${target ? commandHelp(target) : mainHelp()}\n`);
+    out(`${target ? commandHelp(target) : mainHelp()}\n`);
     return 0;
   }
   if (name === '--version' || name === '-v') {
-    process.stdout.write(`bastion ${version(packageRoot)}\n`);
+    out(`bastion ${version(packageRoot)}\n`);
     return 0;
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    process.stderr.write(`bastion: unknown command '${name}'; run \`bastion --help\` for the list\n`);
+    err(`bastion: unknown command '${name}'; run \`bastion --help\` for the list\n`);
     return 2;
   }
   let json = rest.includes('--json');
@@ -143,10 +149,10 @@ export async function main(argv: readonly string[], packageRoot: string, hooks: 
   const interrupt = new AbortController();
   const onSigint = (): void => {
     if (interrupt.signal.aborted) {
-      process.stderr.write(`\nbastion ${name}: stopped at once; files being written are left as they were\n`);
+      err(`\nbastion ${name}: stopped at once; files being written are left as they were\n`);
       process.exit(130);
     }
-    process.stderr.write(`\nbastion ${name}: interrupted; saving what is finished (Ctrl-C again to quit at once)\n`);
+    err(`\nbastion ${name}: interrupted; saving what is finished (Ctrl-C again to quit at once)\n`);
     interrupt.abort(new BastionError('interrupted (Ctrl-C)', { exitCode: 130 }));
   };
   process.on('SIGINT', onSigint);
@@ -171,7 +177,7 @@ export async function main(argv: readonly string[], packageRoot: string, hooks: 
     const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
     for (const [k, s] of Object.entries(command.options)) if (values[k] === undefined && s.default !== undefined) values[k] = s.default;
     if (values['help'] === true) {
-      process.stdout.write(`${commandHelp(command)}\n`);
+      out(`${commandHelp(command)}\n`);
       return 0;
     }
     json = values['json'] === true;
@@ -195,18 +201,18 @@ export async function main(argv: readonly string[], packageRoot: string, hooks: 
       values,
       positionals: parsed.positionals,
       json,
-      print: (line) => process.stdout.write(`${line}\n`),
+      print: (line) => out(`${line}\n`),
       signal: interrupt.signal,
     });
-    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (json) out(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (error) {
     hooks.onError?.(error);
     const reason = describeError(error).replace(/\s*\n\s*/g, ' ');
     const code = interrupt.signal.aborted ? 130 : error instanceof BastionError ? error.exitCode : (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
-    process.stderr.write(`bastion ${name}: ${reason}\n`);
-    if (process.env['BASTION_DEBUG'] && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-    if (json) process.stdout.write(`${JSON.stringify({ error: reason, exitCode: code })}\n`);
+    err(`bastion ${name}: ${reason}\n`);
+    if (process.env['BASTION_DEBUG'] && error instanceof Error && error.stack) err(`${error.stack}\n`);
+    if (json) out(`${JSON.stringify({ error: reason, exitCode: code })}\n`);
     return code;
   } finally {
     releaseOutput?.();

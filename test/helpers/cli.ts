@@ -27,21 +27,15 @@ export async function runBastion(args: readonly string[], options: { threads: nu
   }
 }
 
-/** Runs `bastion ARGS` in-process with stdout and stderr captured; returns the exit code, the error thrown and stderr. */
+/** Runs `bastion ARGS` in-process, its output captured through main()'s hooks (messages a command writes to process.stderr itself still go there); returns the exit code, the error thrown and the captured stderr. */
 export async function runInProcess(args: readonly string[]): Promise<{ code: number; error: unknown; stderr: string }> {
   let error: unknown;
   let stderr = '';
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(args, packageRoot, { onError: (e) => { error = e; } });
-    return { code, error, stderr };
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-  }
+  // The CLI writes through hooks, not process.stdout: the test runner's own report keeps flowing.
+  const code = await main(args, packageRoot, {
+    onError: (e) => { error = e; },
+    stdout: () => undefined,
+    stderr: (text) => { stderr += text; },
+  });
+  return { code, error, stderr };
 }
