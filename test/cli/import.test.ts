@@ -14,6 +14,7 @@ import { runBastion, type CliRun } from '../helpers/cli.js';
 import { createClassifier, saveModel } from '../../src/models/index.js';
 import { decodeImage, encodePng } from '../../src/io/image.js';
 import { startDashboard } from '../../src/report/server.js';
+import { REQUEST_HEADER } from '../../src/report/dashboard-page.js';
 import { put, tempDir, writeIdxPair, bytes } from '../data/helpers.js';
 import { TORCH_PYTHON, torchUnavailableReason } from '../fixtures/torch.js';
 
@@ -247,7 +248,7 @@ it('the dashboard lists the imported folder as a classifier and attacks it in th
     assert.equal(entry.architecture, 'imported');
     assert.equal(entry.data, 'mnist');
     assert.ok(entry.testAccuracy !== null);
-    const response = await fetch(`${dashboard.url}api/attack?classifier=imported&attack=fgsm&eps=0.1`, { method: 'POST', body: readFileSync(png) });
+    const response = await fetch(`${dashboard.url}api/attack?classifier=imported&attack=fgsm&eps=0.1`, { method: 'POST', headers: { [REQUEST_HEADER]: '1' }, body: readFileSync(png) });
     const body = (await response.json()) as Record<string, any>;
     assert.equal(response.status, 200, JSON.stringify(body));
     assert.equal(body['clean'].top[0].name, CLASSES[reference.probabilities.indexOf(Math.max(...reference.probabilities))]);

@@ -19,7 +19,7 @@ describe('image decode/encode', () => {
     for (const channels of [1, 2, 3, 4] as const) {
       const image = gradientImage(13, 7, channels);
       const png = encodePng(image);
-      assert.deepEqual(readImageHeader(png), { format: 'png', width: 13, height: 7, channels });
+      assert.deepEqual(readImageHeader(png), { format: 'png', width: 13, height: 7, channels, bitDepth: 8 });
       const back = decodeImage(png);
       assert.equal(back.channels, channels);
       assert.deepEqual(back.data, image.data);
