@@ -68,6 +68,8 @@ export interface DefenseEvaluationOptions {
   /** Evaluate the first N test images only. */
   limit?: number;
   seed?: number;
+  /** Stops between batches: the result covers the batches finished and says `interrupted: true`. */
+  signal?: AbortSignal;
   progress?: boolean;
 }
 
@@ -103,6 +105,8 @@ export interface DefenseEvaluation {
   /** Notes on modes that could not apply (e.g. EOT against a defense without randomness). */
   notes: string[];
   seconds: Record<string, number>;
+  /** True when {@link DefenseEvaluationOptions.signal} stopped the run early: the numbers cover `samples` only. */
+  interrupted?: boolean;
 }
 
 /** The model's logits on `x`, which must be finite (`what`: on which images, for the error). */
@@ -202,7 +206,16 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
     fn();
     seconds[mode] = (seconds[mode] ?? 0) + (performance.now() - start) / 1000;
   };
+  let n = 0;
+  let interrupted = false;
   for await (const batch of loader.batches(0)) {
+    if (options.signal !== undefined) {
+      await new Promise<void>((r) => setImmediate(r)); // let a pending Ctrl-C be delivered
+      if (options.signal.aborted) {
+        interrupted = true;
+        break;
+      }
+    }
     const { x, y } = batch;
     counts.clean.source += correct(options.source, x, y, CLEAN);
     for (const d of options.defenses) {
@@ -257,14 +270,16 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
       }
     }
     progress?.tick(x.shape[0] as number);
+    n += x.shape[0] as number;
   }
   progress?.end();
-  const n = data.length;
+  if (n === 0 && interrupted) options.signal?.throwIfAborted();
   const frac = (row: number[]): number[] => row.map((c) => c / n);
   const hasVotes = Object.keys(counts.cleanVotes).length > 0;
   const cleanVotes = Object.fromEntries(Object.entries(counts.cleanVotes).map(([k, v]) => [k, { hardVote: v.hardVote / n, memberMean: v.memberMean / n }]));
   const grayBoxVotes = Object.fromEntries(Object.entries(counts.grayBoxVotes).map(([k, v]) => [k, { hardVote: frac(v.map((e) => e.hardVote)), memberMean: frac(v.map((e) => e.memberMean)) }]));
   return {
+    ...(interrupted ? { interrupted: true } : {}),
     attack: options.attack, attackOptions, norm: threat.norm, epsilons, samples: n, modes, attackLabels,
     clean: {
       source: counts.clean.source / n, defenses: Object.fromEntries(Object.entries(counts.clean.defenses).map(([k, v]) => [k, v / n])),

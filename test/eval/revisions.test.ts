@@ -29,7 +29,7 @@ const RECORDED: Record<string, [number, string]> = {
   'attacks/targets': [1, '2e74e3153679d26f'],
   'attacks/registry': [1, '59dc611420fb9dc6'],
   'eval/robustness': [1, '9ed7f0c4ba48c572'],
-  'eval/defense': [1, '99f71a7202c61206'],
+  'eval/defense': [1, '1c063f043183d85f'],
   'eval/aad': [1, '624227f7100e5b7c'],
   'eval/latency': [1, 'a914f3950995eedc'],
   'eval/examples': [1, 'ccb8d800daa2568e'],

@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { epsilonWarning, flag, listOption, numberListOption, numberOption, requiredString, stringOption, choiceOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
-import { UsageError } from '../../util/errors.js';
+import { BastionError, UsageError } from '../../util/errors.js';
 import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkDataShape, importHelp, loadCommandClassifier, warnDataMismatch } from '../import-options.js';
 
 /** Attack options shared by commands that run an attack (steps, step size, restarts, seed). */
@@ -58,7 +58,7 @@ export const evalCommand: Command = {
     'bastion eval --classifier runs/models/simple-cnn-mnist --purifier runs/models/csaae-mnist --purifier runs/models/cae-mnist --data mnist --attack fgsm --eps 0.6',
     'bastion eval --classifier runs/models/kfold-base --purifier runs/models/dae-0.1 --ensemble runs/models/kfold --data mnist --attack fgsm --eps 0.1 --modes gray-box',
   ],
-  async run({ values, print }) {
+  async run({ values, print, signal }) {
     const { loadPurifier } = await import('../../models/index.js');
     const { DefendedClassifier } = await import('../../defenses/defended.js');
     const { loadEnsemble } = await import('../../defenses/ensemble.js');
@@ -108,7 +108,7 @@ export const evalCommand: Command = {
         attackLabels: choiceOption(values, 'attack-labels', ['true', 'predicted'] as const, 'true'),
         ...(values['batch-size'] !== undefined ? { batchSize: numberOption(values, 'batch-size', 250, { min: 1, integer: true }) } : {}),
         ...(values['limit'] !== undefined ? { limit: numberOption(values, 'limit', 0, { min: 1, integer: true }) } : {}),
-        seed,
+        seed, ...(signal ? { signal } : {}),
       });
       const latency = flag(values, 'latency')
         ? Object.fromEntries([['classifier', classifier] as const, ...defenses.map((d) => [d.name, d.model] as const)].map(([name, m]) => [name, measureLatency(m, [classifier.channels, classifier.height, classifier.width])]))
@@ -135,6 +135,11 @@ export const evalCommand: Command = {
         await mkdir(out, { recursive: true });
         await writeFile(join(out, 'eval.json'), `${JSON.stringify(record, null, 2)}\n`);
         print(`wrote ${join(out, 'eval.json')}`);
+      }
+      if (result.interrupted === true) {
+        throw new BastionError(`interrupted after ${result.samples} images${out ? `: ${join(out, 'eval.json')} holds every mode's results on those ("interrupted": true)` : ' (the table above covers those; --out saves it)'}`, {
+          hint: 'run the same command again for all images', exitCode: 130,
+        });
       }
       return record;
     } finally {
