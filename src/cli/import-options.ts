@@ -6,6 +6,7 @@
  * with them (warnings printed, flags refused for zoo checkpoints) and the data-shape check with
  * a hint that names the flags.
  */
+import { warn } from './warn.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { catalogEntry } from '../data/catalog.js';
@@ -160,9 +161,9 @@ export function chooseLayer(model: Classifier, modelPath: string, requested: str
   return layer;
 }
 
-/** Prints each warning of an imported model as `warning: ...` on stderr. */
+/** Prints each warning of an imported model as `warning: ...` on the CLI's error stream. */
 export function printImportWarnings(model: Classifier): void {
-  for (const w of importedOf(model)?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+  for (const w of importedOf(model)?.warnings ?? []) warn(w);
 }
 
 /**
@@ -250,8 +251,8 @@ export function dataMismatchWarning(meta: CheckpointMeta, modelPath: string, dat
     `(evaluate it on '${recorded.data}', or pass the data set it was made for)`;
 }
 
-/** Prints {@link dataMismatchWarning} as `warning: ...` on stderr when there is one. */
+/** Prints {@link dataMismatchWarning} as `warning: ...` on the CLI's error stream when there is one. */
 export function warnDataMismatch(meta: CheckpointMeta, modelPath: string, dataName: string): void {
   const warning = dataMismatchWarning(meta, modelPath, dataName);
-  if (warning !== null) process.stderr.write(`warning: ${warning}\n`);
+  if (warning !== null) warn(warning);
 }

@@ -3,6 +3,7 @@
  * prints the result object as the last stdout line with --json, and turns errors into a one-line
  * reason and a non-zero exit code.
  */
+import { redirectWarnings } from './warn.js';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -129,6 +130,16 @@ export interface MainHooks {
 export async function main(argv: readonly string[], packageRoot: string, hooks: MainHooks = {}): Promise<number> {
   const out = hooks.stdout ?? ((text: string) => void process.stdout.write(text));
   const err = hooks.stderr ?? ((text: string) => void process.stderr.write(text));
+  const restoreWarnings = redirectWarnings(err);
+  try {
+    return await runCommand(argv, packageRoot, hooks, out, err);
+  } finally {
+    restoreWarnings();
+  }
+}
+
+/** The body of {@link main}: runs one command with its output going to `out` and `err`. */
+async function runCommand(argv: readonly string[], packageRoot: string, hooks: MainHooks, out: (text: string) => void, err: (text: string) => void): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;

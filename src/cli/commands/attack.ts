@@ -4,6 +4,7 @@
  * (originals, adversarials per eps, labels, predictions) and grid.png (original / adversarial /
  * amplified perturbation with predicted labels).
  */
+import { warn } from '../warn.js';
 import { basename, join } from 'node:path';
 import { choiceOption, epsilonWarning, flag, numberListOption, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
 import type { Command, OptionValues } from '../command.js';
@@ -116,7 +117,7 @@ export const attackCommand: Command = {
     const norm = choiceOption(values, 'norm', ['linf', 'l2'] as const, 'linf');
     const bounds = parseBounds(stringOption(values, 'bounds', '0,1') as string);
     const epsWarning = epsilonWarning(epsilons, norm, bounds);
-    if (epsWarning !== null) process.stderr.write(`warning: ${epsWarning}\n`);
+    if (epsWarning !== null) warn(epsWarning);
     const targetRaw = stringOption(values, 'target');
     const targeted = flag(values, 'targeted') || targetRaw !== undefined;
     const target = targeted ? parseTarget(targetRaw ?? 'random') : undefined;

@@ -2,6 +2,7 @@
  * `bastion eval`: a classifier with and without purification defenses under an attack, in the
  * four threat models (gray-box, white-box, BPDA, EOT), plus inference latency.
  */
+import { warn } from '../warn.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { epsilonWarning, flag, listOption, numberListOption, numberOption, requiredString, stringOption, choiceOption } from '../args.js';
@@ -72,7 +73,7 @@ export const evalCommand: Command = {
     if (epsilons.length === 0) throw new UsageError('missing --eps', 'e.g. --eps 0.6 or --eps 0.05,0.1,0.15');
     const norm = choiceOption(values, 'norm', ['linf', 'l2'] as const, 'linf');
     const epsWarning = epsilonWarning(epsilons, norm);
-    if (epsWarning !== null) process.stderr.write(`warning: ${epsWarning}\n`);
+    if (epsWarning !== null) warn(epsWarning);
     const dataName = requiredString(values, 'data');
     const dataDir = stringOption(values, 'data-dir');
     const purifierDirs = (values['purifier'] as string[] | undefined) ?? [];

@@ -1,4 +1,5 @@
 /** `bastion train-purifier`: trains a CAE / CSAAE / DAE purifier. */
+import { warn } from '../warn.js';
 import { choiceOption, flag, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
 import { UsageError } from '../../util/errors.js';
 import type { Command } from '../command.js';
@@ -71,7 +72,7 @@ export const trainPurifierCommand: Command = {
     const dataDir = stringOption(values, 'data-dir');
     const result = await trainPurifier({
       architecture: requiredString(values, 'model'), data: requiredString(values, 'data'), out: requiredString(values, 'out'), mode,
-      ...(classifier ? { classifier, importOptions, onWarning: (w: string) => process.stderr.write(`warning: ${w}\n`) } : {}),
+      ...(classifier ? { classifier, importOptions, onWarning: (w: string) => warn(w) } : {}),
       recipe: {
         ...(values['epochs'] !== undefined ? { epochs: numberOption(values, 'epochs', 15, { min: 1, integer: true }) } : {}),
         ...(values['lr'] !== undefined ? { lr: numberOption(values, 'lr', 2e-3, { min: 0 }) } : {}),
