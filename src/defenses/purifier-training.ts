@@ -92,6 +92,8 @@ export function defaultPurifierRecipe(architectureName: string, mode: PurifierTr
 
 /** Options of {@link trainPurifier}. */
 export interface TrainPurifierOptions {
+  /** Stops training between batches (Ctrl-C): the batches done are checkpointed in `<out>.work/last` for --resume. */
+  signal?: AbortSignal;
   architecture: string;
   data: string;
   out: string;
@@ -265,6 +267,7 @@ export async function trainPurifier(options: TrainPurifierOptions): Promise<Trai
         model: purifier, optimizer, ...(scheduler ? { scheduler } : {}), train: trainLoader, loss, metrics: {},
         ...(validation ? { validation, saveBest: { metric: bestMetric, mode: 'min' as const } } : {}),
         epochs: recipe.epochs, checkpointDir: work, resume: options.resume ?? false, seed,
+        ...(options.signal ? { signal: options.signal } : {}),
         modelInfo: { architecture: architecture(options.architecture).base, config, inputShape: [channels, height, width] },
         label: `${options.architecture} (${options.mode}) on ${options.data}`,
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),

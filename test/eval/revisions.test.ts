@@ -46,7 +46,7 @@ const RECORDED: Record<string, [number, string]> = {
   'models/csaae': [1, '8e668da0a12ce5da'],
   'models/dae': [1, '963a3beb0e44f256'],
   'models/train-classifier': [1, '306ada967c0a79f6'],
-  'defenses/purifier-training': [1, '8c45a568e6cebde7'],
+  'defenses/purifier-training': [1, 'd9564bb80ae13819'],
   'defenses/ensemble': [1, '45e017f3770ff4ee'],
   'defenses/adversarial-training': [1, 'a2391e93e4513c99'],
   'defenses/aad': [1, 'afa912bc26dc0f5b'],

@@ -1,4 +1,5 @@
 /** `bastion train-purifier`: trains a CAE / CSAAE / DAE purifier. */
+import { interruptedTraining } from './train.js';
 import { warn } from '../warn.js';
 import { choiceOption, flag, numberOption, parseNumber, requiredString, stringOption } from '../args.js';
 import { UsageError } from '../../util/errors.js';
@@ -43,7 +44,7 @@ export const trainPurifierCommand: Command = {
     'bastion train-purifier --model dae --data mnist --mode gaussian --noise-factor 0.2 --out runs/models/dae-mnist-0.2',
     'bastion train-purifier --model csaae --data mnist --mode adversarial --classifier runs/models/simple-cnn-mnist --out runs/models/csaae-mnist',
   ],
-  async run({ values, print }) {
+  async run({ values, print, signal }) {
     const { trainPurifier } = await import('../../defenses/purifier-training.js');
     const range = (name: string): [number, number] | undefined => {
       const raw = stringOption(values, name);
@@ -84,7 +85,11 @@ export const trainPurifierCommand: Command = {
       ...(dataDir ? { dataOptions: { dataDir } } : {}),
       ...(values['limit'] !== undefined ? { limit: numberOption(values, 'limit', 0, { min: 10, integer: true }) } : {}),
       resume: flag(values, 'resume'),
+      ...(signal ? { signal } : {}),
       command: `bastion train-purifier ${process.argv.slice(3).join(' ')}`,
+    }).catch(async (error: unknown) => {
+      if (signal?.aborted === true) throw await interruptedTraining(requiredString(values, 'out'));
+      throw error;
     });
     const pct = (v: number | null): string => (v === null ? 'n/a' : `${(v * 100).toFixed(2)}%`);
     print(`${result.architecture} (${mode}): clean test MSE ${result.testMse.toFixed(5)}` +
