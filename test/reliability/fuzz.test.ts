@@ -7,53 +7,21 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { Worker } from 'node:worker_threads';
 import { commands } from '../../src/cli/commands/index.js';
 import { BastionError } from '../../src/util/errors.js';
 import { runInProcess } from '../helpers/cli.js';
+import { CASE_LIMIT_MS, runFuzzWorker } from '../helpers/fuzz.js';
 
-const CASE_LIMIT_MS = 5000;
 let total = 0;
 
-/** Runs a fuzz worker, stopping it when one case takes longer than CASE_LIMIT_MS. */
-async function runWorker(url: URL, workerData: unknown): Promise<{ problems: string[]; cases: number }> {
-  const worker = new Worker(url, { workerData });
-  try {
-    return await new Promise((resolve, reject) => {
-      let current = 'start-up';
-      let timer = setTimeout(() => undefined, 0);
-      const arm = (): void => {
-        clearTimeout(timer);
-        timer = setTimeout(() => reject(new Error(`reader hung for more than ${CASE_LIMIT_MS} ms on: ${current}`)), CASE_LIMIT_MS);
-      };
-      arm();
-      worker.on('message', (m: { label?: string; finished?: boolean; problems?: string[]; cases?: number }) => {
-        if (m.finished) {
-          clearTimeout(timer);
-          resolve({ problems: m.problems ?? [], cases: m.cases ?? 0 });
-          return;
-        }
-        current = m.label ?? current;
-        arm();
-      });
-      worker.on('error', (error) => {
-        clearTimeout(timer);
-        reject(new Error(`worker crashed during ${current}: ${error.message}`));
-      });
-    });
-  } finally {
-    await worker.terminate();
-  }
-}
-
 it('data readers (IDX, CIFAR, PNG, JPEG, tar) throw DataErrors on random and truncated input', async () => {
-  const r = await runWorker(new URL('../data/fuzz-worker.js', import.meta.url), { seed: 27, casesPerReader: 60 });
+  const r = await runFuzzWorker(new URL('../data/fuzz-worker.js', import.meta.url), { seed: 27, casesPerReader: 60 });
   total += r.cases;
   assert.deepEqual(r.problems, []);
 });
 
 it('safetensors, model.json, ONNX, TorchScript and image-file readers throw BastionErrors', async () => {
-  const r = await runWorker(new URL('./fuzz-worker.js', import.meta.url), { seed: 2027, casesPerReader: 60 });
+  const r = await runFuzzWorker(new URL('./fuzz-worker.js', import.meta.url), { seed: 2027, casesPerReader: 60 });
   total += r.cases;
   assert.deepEqual(r.problems, []);
 });
