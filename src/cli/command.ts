@@ -66,6 +66,12 @@ export interface Command {
    * output fails before any data is loaded.
    */
   output?: CommandOutput;
+  /**
+   * What the first Ctrl-C does. 'stop': the command watches CommandContext.signal, stops between
+   * batches and saves what finished. A sentence: the command quits at once and the sentence says
+   * what is kept (e.g. reproduce's finished evaluations). Absent: it quits at once, keeping nothing.
+   */
+  onInterrupt?: 'stop' | string;
   /** Does the work; the returned object is what --json prints. */
   run(context: CommandContext): Promise<Record<string, unknown>>;
 }

@@ -159,6 +159,11 @@ async function runCommand(argv: readonly string[], packageRoot: string, hooks: M
   // First Ctrl-C: ask the command to stop between batches and save what is finished; second: quit now.
   const interrupt = new AbortController();
   const onSigint = (): void => {
+    if (command.onInterrupt !== 'stop') {
+      // This command does not stop between batches: quit now, saying what (if anything) is kept.
+      err(`\nbastion ${name}: interrupted; ${command.onInterrupt ?? 'nothing of this run is saved (outputs are written only when complete)'}\n`);
+      process.exit(130);
+    }
     if (interrupt.signal.aborted) {
       err(`\nbastion ${name}: stopped at once; files being written are left as they were\n`);
       process.exit(130);

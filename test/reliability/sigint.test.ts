@@ -47,3 +47,15 @@ it('the first Ctrl-C makes attack save what finished and exit 130 saying so', { 
     assert.match(stderr, /interrupted \(Ctrl-C\)|nothing/);
   }
 });
+
+it('a command that cannot stop between batches quits at the first Ctrl-C, saying what is kept', { timeout: 120_000 }, async () => {
+  const child = spawn(process.execPath, [join(packageRoot, 'bin', 'bastion.js'), 'train-ensemble', '--model', 'kfold-cnn', '--data', 'mnist', '--k', '3',
+    '--epochs', '500', '--out', join(dir, 'ensemble')], { env });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise((r) => setTimeout(r, 4000));
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, stderr);
+  assert.match(stderr, /interrupted; the members already trained .* are kept; run the same command with --resume/);
+});

@@ -54,6 +54,7 @@ const ATTACK_FILES = ['summary.json', 'examples.safetensors', 'grid.png'];
 
 export const attackCommand: Command = {
   name: 'attack',
+  onInterrupt: 'stop',
   summary: 'Attack a trained classifier (fgsm, pgd, apgd, cw, square, ...) at a list of epsilons; write results, examples and a picture grid',
   output: { option: 'out', owns: ATTACK_FILES, create: false },
   usage: 'attack --model DIR|FILE --data NAME --attack NAME --eps LIST --out DIR [--norm linf|l2] [--steps N] [--targeted --target CLASS|random|least-likely] [...]',

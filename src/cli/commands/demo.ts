@@ -11,6 +11,7 @@ import { reproduceCommand } from './reproduce.js';
 /** The `bastion demo` command. */
 export const demoCommand: Command = {
   name: 'demo',
+  onInterrupt: 'finished evaluations and the checkpoints of models in training (saved every epoch and every 10 minutes) are kept; run the same command again to continue',
   summary: 'Train, attack and defend a small Fashion-MNIST model end to end and write an HTML report (a few minutes)',
   usage: 'demo [--out DIR] [--retrain]',
   description:

@@ -21,6 +21,7 @@ export function attackOptionsFrom(values: OptionValues): Record<string, unknown>
 
 export const evalCommand: Command = {
   name: 'eval',
+  onInterrupt: 'stop',
   summary: 'Evaluate a classifier behind purifiers (and/or a K-fold ensemble) under attack: gray-box, white-box, BPDA, EOT',
   output: { option: 'out', owns: ['eval.json'] },
   usage: 'eval --classifier DIR|FILE [--purifier DIR]... [--ensemble DIR] --data NAME --attack fgsm|pgd|... --eps LIST [--modes LIST] [--out DIR]',

@@ -7,6 +7,7 @@ import { UsageError } from '../../util/errors.js';
 
 export const reproduceCommand: Command = {
   name: 'reproduce',
+  onInterrupt: 'finished evaluations and the checkpoints of models in training (saved every epoch and every 10 minutes) are kept; run the same command again to continue',
   summary: 'Reproduce a paper table end to end (train or reuse models, evaluate, compare with the paper)',
   usage: 'reproduce NAME [--out DIR] [--retrain] [--reevaluate] [--only ID,...]  |  reproduce --list',
   description:

@@ -8,6 +8,7 @@ import type { Command } from '../command.js';
 /** The `bastion serve` command. */
 export const serveCommand: Command = {
   name: 'serve',
+  onInterrupt: 'stop',
   summary: 'Serve the local dashboard: run reports and a live attack playground (127.0.0.1 only by default)',
   usage: 'serve [--runs DIR] [--port N] [--host ADDRESS] [--attack-timeout SECONDS] [--queue N] [--models N]',
   description:
@@ -27,7 +28,7 @@ export const serveCommand: Command = {
     models: { type: 'string', valueName: 'N', description: 'loaded models kept in memory, least recently used dropped first (default 4)' },
   },
   examples: ['bastion serve', 'bastion serve --runs runs --port 9000'],
-  async run({ values, print }) {
+  async run({ values, print, signal }) {
     const { packageRoot } = await import('../../tensor/native.js');
     const { startDashboard } = await import('../../report/server.js');
     const given = stringOption(values, 'runs');
@@ -44,13 +45,15 @@ export const serveCommand: Command = {
     });
     print(`dashboard: ${dashboard.url} (runs: ${runsDir}); playground: ${dashboard.url}play; Ctrl-C to stop`);
     if (!['127.0.0.1', 'localhost', '::1'].includes(host)) print(`warning: listening on ${host}, reachable from other machines, without authentication`);
+    // Ctrl-C reaches us as the command's signal (src/cli/main.ts); SIGTERM directly.
     await new Promise<void>((resolveStop) => {
       const stop = (): void => {
-        process.off('SIGINT', stop);
+        signal?.removeEventListener('abort', stop);
         process.off('SIGTERM', stop);
         resolveStop();
       };
-      process.on('SIGINT', stop);
+      if (signal?.aborted === true) stop();
+      signal?.addEventListener('abort', stop);
       process.on('SIGTERM', stop);
     });
     await dashboard.close();

@@ -4,6 +4,7 @@ import type { Command } from '../command.js';
 
 export const trainEnsembleCommand: Command = {
   name: 'train-ensemble',
+  onInterrupt: 'the members already trained (and the checkpoint of the one in training) are kept; run the same command with --resume to continue',
   summary: 'Train a K-fold ensemble (paper 001): K classifiers, each on K-1 folds of the training set',
   output: { option: 'out' },
   usage: 'train-ensemble --model NAME --data NAME --k 10 --out DIR [--epochs N] [--resume]',

@@ -9,6 +9,7 @@ import { CLASSIFIER_OPTION_HELP, IMPORT_OPTIONS, checkClassifierArgument, givenI
 
 export const trainPurifierCommand: Command = {
   name: 'train-purifier',
+  onInterrupt: 'stop',
   summary: 'Train a purifier (cae, csaae, dae) to reconstruct clean images',
   output: { option: 'out', owns: CHECKPOINT_OWNS, create: false },
   usage: 'train-purifier --model cae|csaae|dae --data NAME --mode clean|gaussian|adversarial [--classifier DIR|FILE] --out DIR',

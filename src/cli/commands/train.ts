@@ -13,6 +13,7 @@ import type { Paper004Experiment } from '../../eval/aad-config.js';
 
 export const trainCommand: Command = {
   name: 'train',
+  onInterrupt: 'stop',
   summary: 'Train a classifier of the model zoo (simple-cnn, lenet, vgg16, ...) on a data set, or fine-tune your own',
   output: { option: 'out', owns: CHECKPOINT_OWNS, create: false },
   usage: 'train --model NAME|DIR|FILE --data NAME|DIR --out DIR [--epochs N] [--lr X] [--batch-size N] [--seed N] [--resume|--restart] [--force]\n' +
