@@ -21,6 +21,9 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        # A worker thread terminated inside an op (the dashboard's attack time limit) cannot take a
+        # JavaScript exception any more; without this, node-addon-api's rethrow aborts the process.
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "<!@(node scripts/torch-config.cjs defines)"
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
