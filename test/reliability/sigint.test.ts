@@ -18,7 +18,7 @@ const model = join(dir, 'cnn');
 const env = { ...process.env, BASTION_THREADS: '1', BASTION_DATA: join(dir, 'data') };
 
 before(async () => {
-  writeIdxPair(join(dir, 'data', 'mnist'), 'train', 32, 12, 12);
+  writeIdxPair(join(dir, 'data', 'mnist'), 'train', 600, 12, 12);
   writeIdxPair(join(dir, 'data', 'mnist'), 't10k', 4000, 12, 12, { seed: 4 });
   const trained = await runBastion(['train', '--model', 'simple-cnn', '--data', 'mnist', '--epochs', '1', '--val-count', '0', '--batch-size', '16', '--out', model], { threads: 1, dataDir: join(dir, 'data') });
   assert.equal(trained.code, 0, trained.stderr);
