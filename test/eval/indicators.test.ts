@@ -14,6 +14,7 @@ import { evaluateRobustness } from '../../src/eval/robustness.js';
 import { evaluateDefenses } from '../../src/eval/defense.js';
 import { checkDefenseResult, checkRobustness, compareAttacks, formatIndicators, ImageEvidence, probeModel, type Indicator } from '../../src/eval/indicators.js';
 import { DefendedClassifier } from '../../src/defenses/defended.js';
+import { trustSection } from '../../src/report/html.js';
 import { syntheticData, trainedNet, CLASSES, type SmallNet } from '../attacks/helpers.js';
 
 /** A trained SmallNet behind a transformation of its input or output (shares the net's weights). */
@@ -159,5 +160,16 @@ describe('indicators of attack failure: end to end', () => {
       threat: { norm: 'linf', epsilons: [0.1, 0.3] }, modes: ['gray-box', 'white-box'], batchSize: 32, progress: false,
     });
     assert.deepEqual(plain.indicators!.flags, []);
+  });
+});
+
+describe('indicators of attack failure: the report section', () => {
+  it('renders the flags escaped, a quiet line when none, and nothing for older results', () => {
+    const html = trustSection({ probedImages: 32, checked: ['zero-gradients'], flags: [{ id: 'zero-gradients', severity: 'failure', message: '<script>alert(1)</script> & more', images: [1, 2], imageCount: 5, advice: 'use "BPDA"' }] })!;
+    assert.doesNotMatch(html, /<script>/);
+    assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt; &amp; more/);
+    assert.match(html, /1, 2 \(5 in all\)/);
+    assert.match(trustSection({ probedImages: 32, checked: ['zero-gradients'], flags: [] })!, /No indicator was raised/);
+    assert.equal(trustSection(undefined), null);
   });
 });
