@@ -36,6 +36,7 @@ import type { DefendedClassifier } from '../defenses/defended.js';
 import { Ensemble } from '../defenses/ensemble.js';
 import { Progress } from '../util/progress.js';
 import { BastionError } from '../util/errors.js';
+import { checkDefenseResult, indicatorReport, probeModel, type DefenseImageEvidence, type Indicator, type IndicatorReport } from './indicators.js';
 
 /** The four threat models of a defense evaluation (see the module comment). */
 export type EvaluationMode = 'gray-box' | 'white-box' | 'bpda' | 'eot';
@@ -71,6 +72,8 @@ export interface DefenseEvaluationOptions {
   /** Stops between batches: the result covers the batches finished and says `interrupted: true`. */
   signal?: AbortSignal;
   progress?: boolean;
+  /** Compute the indicators of attack failure (src/eval/indicators.ts; default true). */
+  indicators?: boolean;
 }
 
 /** Which labels the attacks of a defense evaluation take (see the module comment). */
@@ -107,6 +110,8 @@ export interface DefenseEvaluation {
   seconds: Record<string, number>;
   /** True when {@link DefenseEvaluationOptions.signal} stopped the run early: the numbers cover `samples` only. */
   interrupted?: boolean;
+  /** Indicators of attack failure (src/eval/indicators.ts); absent in results saved before them or when switched off. */
+  indicators?: IndicatorReport;
 }
 
 /** The model's logits on `x`, which must be finite (`what`: on which images, for the error). */
@@ -122,21 +127,30 @@ function predict(model: Model, x: Tensor): Tensor {
 }
 
 function correct(model: Model, x: Tensor, y: Tensor, what: string): number {
-  return noGrad(() => scope(() => finiteLogits(model, x, what).argmax(1).eq(y).sum().item()));
+  return heldMask(model, x, y, what).reduce((a, b) => a + b, 0);
+}
+
+/** Per image, 1 where the model classifies (x, y) correctly, else 0. */
+function heldMask(model: Model, x: Tensor, y: Tensor, what: string): number[] {
+  return noGrad(() => scope(() => finiteLogits(model, x, what).argmax(1).eq(y).toNumbers().map(Number)));
 }
 
 /**
  * Correct predictions of a defense on (x, y); for an ensemble defense also by hard vote, and summed
  * over its members (divide by K for the mean), all from one purification and one pass of the members.
  */
-function scoreDefense(defense: DefendedClassifier, x: Tensor, y: Tensor, what: string): { correct: number; votes: EnsembleVotes<number> | null } {
+function scoreDefense(defense: DefendedClassifier, x: Tensor, y: Tensor, what: string): { correct: number; held: number[]; votes: EnsembleVotes<number> | null } {
   const ensemble = defense.classifier;
-  if (!(ensemble instanceof Ensemble)) return { correct: correct(defense, x, y, what), votes: null };
+  if (!(ensemble instanceof Ensemble)) {
+    const held = heldMask(defense, x, y, what);
+    return { correct: held.reduce((a, b) => a + b, 0), held, votes: null };
+  }
   return noGrad(() => scope(() => {
     const vote = ensemble.vote(defense.purify(x));
     checkFiniteLogits(vote.probabilities, what);
+    const held = vote.soft.eq(y).toNumbers().map(Number);
     return {
-      correct: vote.soft.eq(y).sum().item(),
+      correct: held.reduce((a, b) => a + b, 0), held,
       votes: { hardVote: vote.hard.eq(y).sum().item(), memberMean: vote.members.eq(y.unsqueeze(0)).float().sum().item() / ensemble.members.length },
     };
   }));
@@ -208,6 +222,16 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
   };
   let n = 0;
   let interrupted = false;
+  const withIndicators = options.indicators !== false;
+  const evidence: DefenseImageEvidence = {};
+  const probeFlags: Indicator[] = [];
+  let probed = 0;
+  /** Per image of the current batch: held (1) or broken (0), per mode, defense and epsilon index. */
+  let held: Record<string, Record<string, number[][]>> = {};
+  const keepHeld = (mode: string, name: string, i: number, mask: number[]): void => {
+    if (!withIndicators) return;
+    ((held[mode] ??= {})[name] ??= [])[i] = mask;
+  };
   for await (const batch of loader.batches(0)) {
     if (options.signal !== undefined) {
       await new Promise<void>((r) => setImmediate(r)); // let a pending Ctrl-C be delivered
@@ -217,6 +241,13 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
       }
     }
     const { x, y } = batch;
+    held = {};
+    if (withIndicators && n === 0) {
+      const source = probeModel(options.source, x, y, { what: 'the undefended classifier' });
+      probeFlags.push(...source.flags);
+      probed = source.probedImages;
+      for (const d of options.defenses) probeFlags.push(...probeModel(d.model, x, y, { what: `defense ${d.name}` }).flags);
+    }
     counts.clean.source += correct(options.source, x, y, CLEAN);
     for (const d of options.defenses) {
       const score = scoreDefense(d.model, x, y, CLEAN);
@@ -234,6 +265,7 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
             for (const d of options.defenses) {
               const score = scoreDefense(d.model, r.adversarial, y, `of defense ${d.name} on the gray-box adversarial examples at eps ${r.epsilon}`);
               (counts.grayBox.defenses[d.name] as number[])[i] = (counts.grayBox.defenses[d.name]![i] as number) + score.correct;
+              keepHeld('gray-box', d.name, i, score.held);
               addVotes(counts.grayBoxVotes[d.name]?.[i], score.votes);
             }
           });
@@ -256,9 +288,10 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
             labels?.dispose();
             try {
               result.perEpsilon.forEach((r, i) => {
-                const held = mode === 'bpda' || stochastic || predictedLabels ? correct(d.model, r.adversarial, y, `of defense ${d.name} on the ${mode} adversarial examples at eps ${r.epsilon}`) : scope(() => r.success.logicalNot().sum().item());
+                const mask = mode === 'bpda' || stochastic || predictedLabels ? heldMask(d.model, r.adversarial, y, `of defense ${d.name} on the ${mode} adversarial examples at eps ${r.epsilon}`) : scope(() => r.success.logicalNot().toNumbers().map(Number));
+                keepHeld(mode, d.name, i, mask);
                 const row = counts.adaptive[mode]![d.name] as number[];
-                row[i] = (row[i] as number) + held;
+                row[i] = (row[i] as number) + mask.reduce((a, b) => a + b, 0);
               });
             } finally {
               result.dispose();
@@ -266,6 +299,19 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
           } finally {
             if (stochastic) setStochastic(d.model, false);
           }
+        });
+      }
+    }
+    for (const d of options.defenses) {
+      const white = held['white-box']?.[d.name];
+      if (!white) continue;
+      for (const mode of ['gray-box', 'bpda'] as const) {
+        const other = held[mode]?.[d.name];
+        if (!other) continue;
+        const rows = ((evidence[d.name] ??= {})[mode] ??= epsilons.map(() => []));
+        epsilons.forEach((_, i) => {
+          const [w, o] = [white[i] ?? [], other[i] ?? []];
+          w.forEach((h, k) => { if (h === 1 && o[k] === 0) (rows[i] as number[]).push(n + k); });
         });
       }
     }
@@ -278,7 +324,7 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
   const hasVotes = Object.keys(counts.cleanVotes).length > 0;
   const cleanVotes = Object.fromEntries(Object.entries(counts.cleanVotes).map(([k, v]) => [k, { hardVote: v.hardVote / n, memberMean: v.memberMean / n }]));
   const grayBoxVotes = Object.fromEntries(Object.entries(counts.grayBoxVotes).map(([k, v]) => [k, { hardVote: frac(v.map((e) => e.hardVote)), memberMean: frac(v.map((e) => e.memberMean)) }]));
-  return {
+  const result: DefenseEvaluation = {
     ...(interrupted ? { interrupted: true } : {}),
     attack: options.attack, attackOptions, norm: threat.norm, epsilons, samples: n, modes, attackLabels,
     clean: {
@@ -294,6 +340,11 @@ export async function evaluateDefenses(options: DefenseEvaluationOptions): Promi
     adaptive: Object.fromEntries(Object.entries(counts.adaptive).map(([mode, byDefense]) => [mode, Object.fromEntries(Object.entries(byDefense).map(([k, v]) => [k, frac(v)]))])),
     notes, seconds,
   };
+  if (withIndicators) {
+    const checks = ['attack-above-clean', 'non-monotone-epsilon', ...(modes.includes('white-box') && modes.includes('gray-box') ? ['transfer-beats-white-box' as const] : []), ...(modes.includes('white-box') && modes.includes('bpda') ? ['bpda-beats-white-box' as const] : [])] as const;
+    result.indicators = indicatorReport({ probedImages: probed, flags: probeFlags }, [...checks], checkDefenseResult(result, evidence));
+  }
+  return result;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Attack, AttackResult, Model, Norm, ThreatModel } from '../attacks/
 import { BastionError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { Random } from '../util/random.js';
+import { ImageEvidence, checkRobustness, indicatorReport, probeModel, type Indicator, type IndicatorReport } from './indicators.js';
 
 /** Options of {@link evaluateRobustness}. */
 export interface RobustnessOptions {
@@ -32,6 +33,8 @@ export interface RobustnessOptions {
   onBatch?: (batch: RobustnessBatch) => void | Promise<void>;
   /** Stops between batches: the result covers the batches finished and says `interrupted: true`. */
   signal?: AbortSignal;
+  /** Compute the indicators of attack failure (src/eval/indicators.ts; default true). */
+  indicators?: boolean;
 }
 
 /** What {@link RobustnessOptions.onBatch} receives. */
@@ -92,6 +95,8 @@ export interface RobustnessResult {
   batches: number;
   /** True when {@link RobustnessOptions.signal} stopped the run early: the numbers cover `samples` only. */
   interrupted?: boolean;
+  /** Indicators of attack failure (src/eval/indicators.ts); absent when switched off. */
+  indicators?: IndicatorReport;
 }
 
 function isDataset(data: Dataset | BatchSource): data is Dataset {
@@ -126,6 +131,9 @@ export async function evaluateRobustness(model: Model, data: Dataset | BatchSour
   let [samples, excluded, cleanCorrect, gradients, forwards, attackSeconds, batches] = [0, 0, 0, 0, 0, 0, 0];
   const progress = options.progress === false ? null : new Progress(options.label ?? `${attack.name} attack`, total, 'img');
   let interrupted = false;
+  const withIndicators = options.indicators !== false;
+  const evidence = withIndicators ? new ImageEvidence(epsilons) : null;
+  let probe: { probedImages: number; flags: Indicator[] } | null = null;
   try {
     for await (const raw of source.batches(0)) {
       if (options.signal !== undefined) {
@@ -168,7 +176,9 @@ export async function evaluateRobustness(model: Model, data: Dataset | BatchSour
               succeededOnCorrect[i] = (succeededOnCorrect[i] as number) + counted.sum().item();
               (norms[i] as number[]).push(...e.norms.maskedSelect(counted).toNumbers());
             });
+            evidence?.add(samples, cleanOk.toNumbers(), result.perEpsilon.map((e) => ({ correct: e.predictions.eq(prepared.y).toNumbers(), success: e.success.toNumbers() })));
           });
+          if (withIndicators && probe === null) probe = probeModel(model, prepared.x, prepared.y, { offset: samples });
           gradients += result.gradientEvaluations;
           forwards += result.forwardEvaluations;
           attackSeconds += result.seconds;
@@ -189,7 +199,7 @@ export async function evaluateRobustness(model: Model, data: Dataset | BatchSour
   if (samples === 0 && interrupted) options.signal?.throwIfAborted();
   if (samples === 0) throw new BastionError('no samples were evaluated', { hint: excluded > 0 ? 'every sample had the fixed target as its label' : 'the data set is empty' });
   const bounds = threat.bounds ?? [0, 1];
-  return {
+  const summary: RobustnessResult = {
     attack: attack.name,
     threat: { norm: threat.norm, epsilons: [...epsilons], bounds: Number.isFinite(bounds[0]) && Number.isFinite(bounds[1]) ? [bounds[0], bounds[1]] : null, targeted },
     target: options.target ?? null,
@@ -217,6 +227,8 @@ export async function evaluateRobustness(model: Model, data: Dataset | BatchSour
     wallSeconds: (performance.now() - start) / 1000,
     batches,
   };
+  if (withIndicators) summary.indicators = indicatorReport(probe, ['attack-above-clean', 'non-monotone-epsilon'], checkRobustness(summary, evidence));
+  return summary;
 }
 
 /**

@@ -21,6 +21,7 @@ import { basename, join, resolve } from 'node:path';
 import type { CellSpec, ExperimentResults, ResolvedTable, TableSpec } from '../eval/experiment.js';
 import type { RobustnessResult } from '../eval/robustness.js';
 import type { DefenseEvaluation } from '../eval/defense.js';
+import type { IndicatorReport } from '../eval/indicators.js';
 import type { Latency } from '../eval/latency.js';
 import type { A3EvaluationResult, AttentionAnalysisResult, Table6Result } from '../eval/aad.js';
 import type { ExampleImage, ExampleSet } from '../eval/examples.js';
@@ -423,6 +424,30 @@ function defenseSection(name: string, r: DefenseEvaluation, paper: Map<string, P
   return `<div class="chart-row">${charts.join('')}</div>${t}${notes}${times}`;
 }
 
+/** The section title of the indicators of attack failure. */
+export const TRUST_TITLE = 'Can this number be trusted?';
+
+/**
+ * The indicators of attack failure (src/eval/indicators.ts) as a table of flags, or a line saying
+ * which were checked and stayed quiet; null when the results predate the indicators. Every field is
+ * escaped (the JSON may come from anywhere).
+ */
+export function trustSection(report: IndicatorReport | undefined): string | null {
+  if (report === undefined || report === null || typeof report !== 'object') return null;
+  const flags = Array.isArray(report.flags) ? report.flags : [];
+  const checked = Array.isArray(report.checked) ? report.checked.map((c) => `<code>${esc(String(c))}</code>`).join(', ') : '—';
+  const probe = typeof report.probedImages === 'number' && report.probedImages > 0 ? ` The model probe ran on ${esc(String(report.probedImages))} images.` : '';
+  const lead = `<p>Indicators of attack failure (Pintor et al., NeurIPS 2022; AutoAttack's checks): signs that the attack, not the model, failed. Checked: ${checked}.${probe}</p>`;
+  if (flags.length === 0) return `${lead}<p class="ok">No indicator was raised.</p>`;
+  const rows = flags.map((f) => {
+    const images = Array.isArray(f.images) && f.images.length > 0
+      ? `${f.images.map((i) => esc(String(i))).join(', ')}${typeof f.imageCount === 'number' && f.imageCount > f.images.length ? ` (${esc(String(f.imageCount))} in all)` : ''}`
+      : '—';
+    return [`<code>${esc(String(f.id))}</code>`, esc(String(f.severity)), esc(String(f.message)), images, esc(String(f.advice))];
+  });
+  return lead + table(`${flags.length} indicator${flags.length === 1 ? '' : 's'} raised`, [{ label: 'indicator' }, { label: 'severity' }, { label: 'what was seen' }, { label: 'images' }, { label: 'what to run instead' }], rows);
+}
+
 function latencySection(entries: Record<string, Latency>): string {
   const rows = Object.entries(entries).map(([model, l]) => [
     esc(model), `${(l.perImageBatch1 * 1000).toFixed(3)} ms`, `${(l.perImageAmortised * 1000).toFixed(4)} ms`, String(l.batchSize), `${l.runs?.batch1 ?? '—'} / ${l.runs?.batched ?? '—'}`,
@@ -753,6 +778,8 @@ async function attackReport(dir: string, r: AttackSummary, options: RenderReport
     rows: r.comparison.rows.map((c) => ({ label: `ε ${epsLabel(c.epsilon)}`, values: { paper: c.paper, ours: c.ours, 'ours - paper': c.diff } })),
   } : null;
   sections.push({ id: 'robustness', title: 'Accuracy against ε', html: robustnessSection(r.attack, r, undefined, r.comparison?.rows ?? null) + (comparisonTable ? renderResolvedTable(comparisonTable) : '') });
+  const trust = trustSection(r.indicators);
+  if (trust !== null) sections.push({ id: 'trust', title: TRUST_TITLE, html: trust });
   const grid = await attackGrid(dir, r);
   if (grid) sections.push({ id: 'examples', title: 'Examples', html: grid });
   sections.push({
@@ -766,6 +793,8 @@ async function attackReport(dir: string, r: AttackSummary, options: RenderReport
 
 function defenseEvalReport(r: DefenseEvalRecord, options: RenderReportOptions): string {
   const sections: Section[] = [{ id: 'defense', title: 'Accuracy against ε per threat model', html: defenseSection(r.result.attack, r.result, undefined) }];
+  const trust = trustSection(r.result.indicators);
+  if (trust !== null) sections.push({ id: 'trust', title: TRUST_TITLE, html: trust });
   if (r.latency) sections.push({ id: 'latency', title: 'Latency', html: latencySection(r.latency) });
   sections.push({
     id: 'provenance', title: 'Provenance and timings', html: keyValues('Setting', [

@@ -133,6 +133,7 @@ export const attackCommand: Command = {
 
     const { createAttack } = await import('../../attacks/registry.js');
     const { evaluateRobustness } = await import('../../eval/robustness.js');
+    const { formatIndicators } = await import('../../eval/indicators.js');
     const { paperTable, compareWithPaper, formatComparison } = await import('../../eval/paper.js');
     const { loadDataset } = await import('../../data/index.js');
     const { collectProvenance } = await import('../../io/provenance.js');
@@ -193,6 +194,7 @@ export const attackCommand: Command = {
       print(`${result.gradientEvaluations} gradient and ${result.forwardEvaluations} forward evaluations, attack ${result.attackSeconds.toFixed(1)} s ` +
         `(${Math.round(result.samples / result.attackSeconds)} images/s), wall ${result.wallSeconds.toFixed(1)} s`);
       if (comparison !== null && table !== null) print(formatComparison(comparison.rows, `${table.id}: ${table.title} (${dataName})`));
+      for (const line of formatIndicators(result.indicators)) print(line);
       print(`wrote ${Object.values(files).map((f) => join(out, f)).join(', ')}`);
       if (result.interrupted === true) {
         throw new BastionError(`interrupted after ${result.samples} images: ${join(out, 'summary.json')} holds every epsilon's results on those ("interrupted": true)`, {

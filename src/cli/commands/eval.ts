@@ -66,6 +66,7 @@ export const evalCommand: Command = {
     const { loadEnsemble } = await import('../../defenses/ensemble.js');
     const { evaluateDefenses, EVALUATION_MODES } = await import('../../eval/defense.js');
     const { measureLatency } = await import('../../eval/latency.js');
+    const { formatIndicators } = await import('../../eval/indicators.js');
     const { loadDataset } = await import('../../data/index.js');
     const { collectProvenance } = await import('../../io/provenance.js');
     const modes = listOption(values, 'modes') ?? [];
@@ -127,6 +128,7 @@ export const evalCommand: Command = {
         }
       }
       for (const note of result.notes) print(`note: ${note}`);
+      for (const line of formatIndicators(result.indicators)) print(line);
       if (latency) for (const [name, l] of Object.entries(latency)) print(`latency ${name}: ${(l.perImageBatch1 * 1000).toFixed(3)} ms/image at batch 1, ${(l.perImageAmortised * 1000).toFixed(4)} ms/image at batch ${l.batchSize}`);
       const record = {
         format: 'bastion-defense-eval', classifier: classifierDir, purifiers: purifierDirs, ensemble: ensembleDir ?? null, data: dataName,
