@@ -12,6 +12,7 @@ import { IterStepLL, StepLL } from './step-ll.js';
 import { CWPGD, type CWPGDOptions } from './cw-pgd.js';
 import { MIFGSM, type MIFGSMOptions } from './mifgsm.js';
 import { APGD, type APGDOptions } from './apgd.js';
+import { APGDT, type APGDTOptions } from './apgd-t.js';
 import { Square, type SquareOptions } from './square.js';
 import { CW, type CWOptions } from './cw.js';
 import { a3Attacks } from './a3.js';
@@ -35,6 +36,7 @@ export const ATTACK_OPTIONS: Record<string, { type: OptionType; description: str
   confidence: { type: 'number', description: 'margin kappa of the CW loss' },
   decay: { type: 'number', description: 'momentum decay mu of MI-FGSM' },
   momentum: { type: 'number', description: 'momentum of APGD' },
+  targets: { type: 'integer', description: 'APGD-T / FAB-T: number of target classes, by clean logit after the true class (default 9)' },
   pInit: { type: 'number', description: 'initial fraction of pixels changed by a Square proposal' },
   binarySearchSteps: { type: 'integer', description: 'binary-search steps over the CW constant c' },
   initialConst: { type: 'number', description: 'initial CW constant c' },
@@ -96,6 +98,10 @@ const ENTRIES: AttackInfo[] = [
   {
     name: 'apgd-dlr', summary: 'Auto-PGD with the Difference of Logits Ratio loss', paper: 'Croce & Hein 2020',
     options: [...BASE, 'steps', 'restarts', 'momentum'], create: (o) => new APGD({ ...(o as APGDOptions), loss: 'dlr' }, 'apgd-dlr'),
+  },
+  {
+    name: 'apgd-t', summary: 'Auto-PGD with the targeted DLR loss, once per top-k target class on the unbroken samples (success = misclassified)',
+    paper: 'Croce & Hein 2020 (eq. 7)', options: [...BASE, 'steps', 'restarts', 'momentum', 'targets'], create: (o) => new APGDT(o as APGDTOptions),
   },
   {
     name: 'square', summary: 'Square Attack: score-based random search, no gradients (5000 queries, p_init 0.8)',
