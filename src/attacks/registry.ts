@@ -15,6 +15,7 @@ import { APGD, type APGDOptions } from './apgd.js';
 import { APGDT, type APGDTOptions } from './apgd-t.js';
 import { Square, type SquareOptions } from './square.js';
 import { CW, type CWOptions } from './cw.js';
+import { FAB, type FABOptions } from './fab.js';
 import { a3Attacks } from './a3.js';
 import type { Attack, Norm } from './types.js';
 import { ownEntry } from '../util/records.js';
@@ -111,6 +112,14 @@ const ENTRIES: AttackInfo[] = [
     name: 'cw', summary: 'Carlini-Wagner L2 minimum-norm attack: tanh-space Adam, binary search over c (success at eps = found with norm <= eps)',
     paper: 'Carlini & Wagner 2017', options: ['eotSamples', 'carryOver', 'seed', 'steps', 'binarySearchSteps', 'learningRate', 'initialConst', 'confidence', 'abortEarly'],
     create: (o) => new CW(o as CWOptions),
+  },
+  {
+    name: 'fab', summary: 'Fast Adaptive Boundary minimum-norm attack, L-inf or L2: projections onto the closest linearised boundary (success at eps = found with norm <= eps)',
+    paper: 'Croce & Hein 2020 (FAB, Algorithm 1)', options: ['eotSamples', 'carryOver', 'seed', 'steps', 'restarts'], create: (o) => new FAB(o as FABOptions),
+  },
+  {
+    name: 'fab-t', summary: 'FAB towards the boundaries of the top-k target classes by clean logit (default 9), smallest example kept (success = misclassified)',
+    paper: 'Croce & Hein 2020 (FAB); AutoAttack', options: ['eotSamples', 'carryOver', 'seed', 'steps', 'restarts', 'targets'], create: (o) => new FAB(o as FABOptions, true),
   },
   ...a3Attacks,
 ];
