@@ -8,7 +8,9 @@
  * run once per target class t, the classes with the k largest clean logits other than y (k = 9 by
  * default, at most K - 1), each run only on the samples not yet broken, keeping the first success
  * per sample. Untargeted in the threat-model sense: success means misclassified; the targets are
- * only the means (a different loss landscape per run). Needs at least 4 classes (pi_4).
+ * only the means (a different loss landscape per run). Needs at least 4 classes (pi_4). With
+ * earlyStop off every target runs on every sample, and the best example is kept by BestExamples'
+ * rule (a success, then the highest loss) instead of the first success.
  */
 import { noGrad, scope, type Tensor } from '../tensor/index.js';
 import { BestExamples, checkInteger, labelLogit, type ActiveSet, type AttackContext } from './base.js';
