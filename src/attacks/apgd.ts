@@ -71,28 +71,43 @@ export class APGD extends AttackBase {
   protected perturb(ctx: AttackContext, x: Tensor, y: Tensor, eps: number): Tensor {
     const best = new BestExamples(x);
     try {
-      for (let r = 0; r < this.restarts; r++) {
-        const active = scope(() => {
-          const rows = r > 0 && ctx.earlyStop ? best.unsuccessfulRows() : arange(x.shape[0] as number);
-          if (rows.shape[0] === 0) return null;
-          return ctx.activeSet(x.indexSelect(0, rows), y.indexSelect(0, rows), eps, rows);
-        });
-        if (active === null) break;
-        try {
-          this.#run(ctx, active, best, eps);
-        } finally {
-          active.dispose();
-        }
-      }
+      this.restartsInto(ctx, x, y, eps, best);
       return best.adversarial.clone();
     } finally {
       best.dispose();
     }
   }
 
-  #run(ctx: AttackContext, a: ActiveSet, best: BestExamples, eps: number): void {
+  /**
+   * Runs the restarts of Algorithm 1 on (x, y) at radius `eps`, offering every iterate to `best`.
+   * The hook of attacks built on APGD (APGD-T, Croce & Hein 2020 sec. 3.3): `run.objective`
+   * replaces the loss (it may read the per-sample tensors `run.extra`, given batch-sized and stored
+   * in the active set under their names), and `run.unbrokenOnly` attacks only the samples without
+   * a success in `best` from the first restart on (with early stopping).
+   */
+  protected restartsInto(
+    ctx: AttackContext, x: Tensor, y: Tensor, eps: number, best: BestExamples,
+    run: { objective?: (logits: Tensor, active: ActiveSet) => Tensor; extra?: Record<string, Tensor>; unbrokenOnly?: boolean } = {},
+  ): void {
+    for (let r = 0; r < this.restarts; r++) {
+      const active = scope(() => {
+        const rows = (r > 0 || run.unbrokenOnly === true) && ctx.earlyStop ? best.unsuccessfulRows() : arange(x.shape[0] as number);
+        if (rows.shape[0] === 0) return null;
+        const extra = Object.fromEntries(Object.entries(run.extra ?? {}).map(([name, t]) => [name, t.indexSelect(0, rows)]));
+        return ctx.activeSet(x.indexSelect(0, rows), y.indexSelect(0, rows), eps, rows, extra);
+      });
+      if (active === null) break;
+      try {
+        this.#run(ctx, active, best, eps, run.objective);
+      } finally {
+        active.dispose();
+      }
+    }
+  }
+
+  #run(ctx: AttackContext, a: ActiveSet, best: BestExamples, eps: number, custom?: (logits: Tensor, active: ActiveSet) => Tensor): void {
     const objective = objectiveOf(this.loss, ctx.targeted);
-    const f = (logits: Tensor): Tensor => objective(logits, a.get('y'));
+    const f = custom === undefined ? (logits: Tensor): Tensor => objective(logits, a.get('y')) : (logits: Tensor): Tensor => custom(logits, a);
     const checkpoints = apgdCheckpoints(this.steps);
     const evaluate = (point: Tensor): { loss: Tensor; grad: Tensor; success: Tensor } => {
       const out = ctx.lossGradient(point, f);

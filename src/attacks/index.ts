@@ -16,8 +16,10 @@ export { CWPGD, type CWPGDOptions } from './cw-pgd.js';
 export { BPDA, type Preprocessor } from './bpda.js';
 export { MIFGSM, type MIFGSMOptions } from './mifgsm.js';
 export { APGD, apgdCheckpoints, type APGDOptions } from './apgd.js';
+export { APGDT, dlrTargetedLoss, topOtherClasses, type APGDTOptions } from './apgd-t.js';
 export { Square, squareFraction, pseudoGaussian, type SquareOptions } from './square.js';
 export { CW, type CWOptions } from './cw.js';
+export { FAB, projectHyperplaneBox, type FABOptions } from './fab.js';
 export { A3PGD, A3IterStepLL, createA3, a3Attacks, type A3Base, type A3Options, type A3PGDOptions, type A3IterStepLLOptions, type A3Reduction, type A3Settings } from './a3.js';
 export {
   attacks, attackInfo, attackNorms, createAttack, ATTACK_OPTIONS, type AttackInfo, type OptionType,

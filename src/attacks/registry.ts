@@ -12,8 +12,10 @@ import { IterStepLL, StepLL } from './step-ll.js';
 import { CWPGD, type CWPGDOptions } from './cw-pgd.js';
 import { MIFGSM, type MIFGSMOptions } from './mifgsm.js';
 import { APGD, type APGDOptions } from './apgd.js';
+import { APGDT, type APGDTOptions } from './apgd-t.js';
 import { Square, type SquareOptions } from './square.js';
 import { CW, type CWOptions } from './cw.js';
+import { FAB, type FABOptions } from './fab.js';
 import { a3Attacks } from './a3.js';
 import type { Attack, Norm } from './types.js';
 import { ownEntry } from '../util/records.js';
@@ -35,6 +37,7 @@ export const ATTACK_OPTIONS: Record<string, { type: OptionType; description: str
   confidence: { type: 'number', description: 'margin kappa of the CW loss' },
   decay: { type: 'number', description: 'momentum decay mu of MI-FGSM' },
   momentum: { type: 'number', description: 'momentum of APGD' },
+  targets: { type: 'integer', description: 'APGD-T / FAB-T: number of target classes, by clean logit after the true class (default 9)' },
   pInit: { type: 'number', description: 'initial fraction of pixels changed by a Square proposal' },
   binarySearchSteps: { type: 'integer', description: 'binary-search steps over the CW constant c' },
   initialConst: { type: 'number', description: 'initial CW constant c' },
@@ -98,6 +101,10 @@ const ENTRIES: AttackInfo[] = [
     options: [...BASE, 'steps', 'restarts', 'momentum'], create: (o) => new APGD({ ...(o as APGDOptions), loss: 'dlr' }, 'apgd-dlr'),
   },
   {
+    name: 'apgd-t', summary: 'Auto-PGD with the targeted DLR loss, once per top-k target class on the unbroken samples (success = misclassified)',
+    paper: 'Croce & Hein 2020 (eq. 7)', options: [...BASE, 'steps', 'restarts', 'momentum', 'targets'], create: (o) => new APGDT(o as APGDTOptions),
+  },
+  {
     name: 'square', summary: 'Square Attack: score-based random search, no gradients (5000 queries, p_init 0.8)',
     paper: 'Andriushchenko et al. 2020', options: [...BASE, 'steps', 'pInit'], create: (o) => new Square(o as SquareOptions),
   },
@@ -105,6 +112,14 @@ const ENTRIES: AttackInfo[] = [
     name: 'cw', summary: 'Carlini-Wagner L2 minimum-norm attack: tanh-space Adam, binary search over c (success at eps = found with norm <= eps)',
     paper: 'Carlini & Wagner 2017', options: ['eotSamples', 'carryOver', 'seed', 'steps', 'binarySearchSteps', 'learningRate', 'initialConst', 'confidence', 'abortEarly'],
     create: (o) => new CW(o as CWOptions),
+  },
+  {
+    name: 'fab', summary: 'Fast Adaptive Boundary minimum-norm attack, L-inf or L2: projections onto the closest linearised boundary (success at eps = found with norm <= eps)',
+    paper: 'Croce & Hein 2020 (FAB, Algorithm 1)', options: ['eotSamples', 'carryOver', 'seed', 'steps', 'restarts'], create: (o) => new FAB(o as FABOptions),
+  },
+  {
+    name: 'fab-t', summary: 'FAB towards the boundaries of the top-k target classes by clean logit (default 9), smallest example kept (success = misclassified)',
+    paper: 'Croce & Hein 2020 (FAB); AutoAttack', options: ['eotSamples', 'carryOver', 'seed', 'steps', 'restarts', 'targets'], create: (o) => new FAB(o as FABOptions, true),
   },
   ...a3Attacks,
 ];

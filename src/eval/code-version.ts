@@ -14,7 +14,9 @@ import * as bim from '../attacks/bim.js';
 import * as pgd from '../attacks/pgd.js';
 import * as mifgsm from '../attacks/mifgsm.js';
 import * as apgd from '../attacks/apgd.js';
+import * as apgdT from '../attacks/apgd-t.js';
 import * as cw from '../attacks/cw.js';
+import * as fab from '../attacks/fab.js';
 import * as cwPgd from '../attacks/cw-pgd.js';
 import * as square from '../attacks/square.js';
 import * as stepLl from '../attacks/step-ll.js';
@@ -57,7 +59,7 @@ import type { EvaluationSpec, ModelSpec } from './experiment.js';
 export function moduleRevisions(): Record<string, number> {
   return {
     'attacks/base': attackBase.REVISION, 'attacks/fgsm': fgsm.REVISION, 'attacks/bim': bim.REVISION, 'attacks/pgd': pgd.REVISION,
-    'attacks/mifgsm': mifgsm.REVISION, 'attacks/apgd': apgd.REVISION, 'attacks/cw': cw.REVISION, 'attacks/cw-pgd': cwPgd.REVISION,
+    'attacks/mifgsm': mifgsm.REVISION, 'attacks/apgd': apgd.REVISION, 'attacks/apgd-t': apgdT.REVISION, 'attacks/cw': cw.REVISION, 'attacks/fab': fab.REVISION, 'attacks/cw-pgd': cwPgd.REVISION,
     'attacks/square': square.REVISION, 'attacks/step-ll': stepLl.REVISION, 'attacks/a3': a3.REVISION, 'attacks/bpda': bpda.REVISION,
     'attacks/targets': targets.REVISION, 'attacks/registry': attackRegistry.REVISION,
     'eval/robustness': robustness.REVISION, 'eval/defense': defense.REVISION, 'eval/aad': aadEval.REVISION, 'eval/latency': latency.REVISION,
@@ -91,7 +93,7 @@ export function codeVersion(modules: readonly string[]): string {
   return [packageVersion(), ...parts].join(' ');
 }
 
-const ATTACKS = ['attacks/base', 'attacks/fgsm', 'attacks/bim', 'attacks/pgd', 'attacks/mifgsm', 'attacks/apgd', 'attacks/cw', 'attacks/cw-pgd', 'attacks/square', 'attacks/step-ll', 'attacks/a3', 'attacks/bpda', 'attacks/targets', 'attacks/registry'];
+const ATTACKS = ['attacks/base', 'attacks/fgsm', 'attacks/bim', 'attacks/pgd', 'attacks/mifgsm', 'attacks/apgd', 'attacks/apgd-t', 'attacks/cw', 'attacks/fab', 'attacks/cw-pgd', 'attacks/square', 'attacks/step-ll', 'attacks/a3', 'attacks/bpda', 'attacks/targets', 'attacks/registry'];
 
 /** The modules of an architecture (zoo name or preset): its own file and its base class. */
 function architectureModules(name: string, kind: ModelSpec['kind']): string[] {

@@ -146,6 +146,21 @@ it('targeted, l2 and square runs; usage errors in one line', async () => {
   assert.match(norm.stderr, /cw does not support the linf norm \(use one of: l2\)/);
 });
 
+it('apgd-t and fab-t take --targets and --restarts; fab reports its minimum norms per eps', async () => {
+  for (const [attack, extra] of [['apgd-t', ['--targets', '2', '--steps', '5']], ['fab-t', ['--targets', '2', '--steps', '5', '--restarts', '2']], ['fab', ['--steps', '5', '--norm', 'l2']]] as const) {
+    const out = join(dir, attack);
+    const eps = attack === 'fab' ? '0.5,3' : '0.1,0.3';
+    const r = await bastion('attack', '--model', join(dir, 'model'), '--data', 'mnist', '--attack', attack, ...extra, '--eps', eps, '--limit', '16',
+      '--grid', '0', '--save-examples', '0', '--out', out, '-q');
+    assert.equal(r.code, 0, `${attack}: ${r.stderr}`);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.equal(summary.perEpsilon.length, 2, attack);
+  }
+  const targeted = await bastion('attack', '--model', join(dir, 'model'), '--data', 'mnist', '--attack', 'fab-t', '--target', '3', '--eps', '0.1', '--out', join(dir, 'x'));
+  assert.equal(targeted.code, 2);
+  assert.match(targeted.stderr, /fab-t is untargeted by construction/);
+});
+
 it('attack --help names every registered attack', async () => {
   const { attacks } = await import('../../src/attacks/registry.js');
   const { stdout } = await run(process.execPath, [bin, 'attack', '--help']);

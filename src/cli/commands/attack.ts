@@ -19,6 +19,7 @@ function attackOptions(values: OptionValues): Record<string, unknown> {
   if (values['steps'] !== undefined) out['steps'] = numberOption(values, 'steps', 0, { min: 1, integer: true });
   if (values['step-size'] !== undefined) out['stepSize'] = numberOption(values, 'step-size', 0, { min: 0 });
   if (values['restarts'] !== undefined) out['restarts'] = numberOption(values, 'restarts', 0, { min: 1, integer: true });
+  if (values['targets'] !== undefined) out['targets'] = numberOption(values, 'targets', 0, { min: 1, integer: true });
   if (values['eot'] !== undefined) out['eotSamples'] = numberOption(values, 'eot', 0, { min: 1, integer: true });
   if (values['loss'] !== undefined) out['loss'] = choiceOption(values, 'loss', ['ce', 'cw', 'dlr'] as const, 'ce');
   if (values['confidence'] !== undefined) out['confidence'] = numberOption(values, 'confidence', 0, { min: 0 });
@@ -66,8 +67,8 @@ export const attackCommand: Command = {
     'successful (--no-early-stop runs the full budget). Pixel bounds default to [0,1]; --bounds none drops the clipping,',
     'as paper 000\'s Algorithm 1 does. --compare TABLE prints the published numbers beside ours (see src/eval/paper.ts).',
     '',
-    'Attacks: fgsm, bim, pgd, step-ll, iter-step-ll, cw-pgd, mifgsm, apgd, apgd-dlr, square, cw, a3-step-ll,',
-    'a3-iter-step-ll, a3-pgd. Options that apply to only some attacks (e.g. binarySearchSteps of cw, pInit of square,',
+    'Attacks: fgsm, bim, pgd, step-ll, iter-step-ll, cw-pgd, mifgsm, apgd, apgd-dlr, apgd-t, square, cw, fab, fab-t,',
+    'a3-step-ll, a3-iter-step-ll, a3-pgd. Options that apply to only some attacks (e.g. binarySearchSteps of cw, pInit of square,',
     'decay of mifgsm, sigma and normalize of the A3 attacks) go through --option KEY=VALUE.',
     '',
     importHelp('model'),
@@ -82,7 +83,8 @@ export const attackCommand: Command = {
     bounds: { type: 'string', valueName: 'LO,HI|none', default: '0,1', description: 'pixel bounds the examples are clipped to' },
     steps: { type: 'string', valueName: 'N', description: 'iterations (queries for square; Adam steps per constant for cw)' },
     'step-size': { type: 'string', valueName: 'X', description: 'absolute step size (default: the attack\'s rule, e.g. 2.5 eps/steps for pgd)' },
-    restarts: { type: 'string', valueName: 'N', description: 'random restarts (pgd, cw-pgd, apgd)' },
+    restarts: { type: 'string', valueName: 'N', description: 'random restarts (pgd, cw-pgd, apgd, apgd-t, fab, fab-t)' },
+    targets: { type: 'string', valueName: 'N', description: 'target classes by clean logit after the true one (apgd-t, fab-t; default 9)' },
     loss: { type: 'string', valueName: 'ce|cw|dlr', description: 'loss of pgd' },
     confidence: { type: 'string', valueName: 'K', description: 'CW margin kappa (cw, cw-pgd)' },
     targeted: { type: 'boolean', description: 'targeted attack (targets from --target, default random)' },
