@@ -25,7 +25,7 @@
  * (`carryOver: false`) to attack every epsilon independently, as papers usually tabulate FGSM.
  */
 import {
-  enableGrad, getRngState, grad, manualSeed, noGrad, randLike, randnLike, scope, setRngState, tensor, zeros, full,
+  enableGrad, getRngState, grad, manualSeed, noGrad, randLike, randnLike, scope, setRngState, tensor, where, zeros, full,
   type Tensor,
 } from '../tensor/index.js';
 import { crossEntropy } from '../nn/functional.js';
@@ -356,6 +356,18 @@ export class AttackContext {
   /** float32 [n]: ||adv - x0|| in the threat norm. */
   norms(adv: Tensor, x0: Tensor): Tensor {
     return scope(() => perSampleNorm(adv.sub(x0), this.norm === 'linf' ? Infinity : 2).float());
+  }
+
+  /**
+   * A minimum-norm attack's answer at radius `eps` (C&W, FAB): for the samples at positions `rows`,
+   * the example it found (`examples`, batch-sized or already those rows) where its perturbation
+   * from `x` is within eps, else the clean image.
+   */
+  withinRadius(x: Tensor, eps: number, rows: Tensor, examples: Tensor): Tensor {
+    return scope(() => {
+      const adv = rows.shape[0] === this.batchSize ? examples : examples.indexSelect(0, rows);
+      return where(this.norms(adv, x).le(eps).view(-1, 1, 1, 1), adv, x);
+    });
   }
 
   /** A batch-sized tensor holding `values` at positions `rows` (zeros elsewhere), e.g. state prepared for a subset. */

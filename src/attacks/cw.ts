@@ -17,7 +17,7 @@
  * norm <= eps" (clean misclassifications count at norm 0), and the sweep is monotone by construction.
  */
 import { full, scope, where, zeros, type Tensor } from '../tensor/index.js';
-import { AttackBase, checkInteger, checkNumber, cwMargin, perSampleNorm, type AttackContext, type BaseAttackOptions } from './base.js';
+import { AttackBase, checkInteger, checkNumber, cwMargin, type AttackContext, type BaseAttackOptions } from './base.js';
 import { BastionError } from '../util/errors.js';
 import type { Norm } from './types.js';
 
@@ -130,11 +130,7 @@ export class CW extends AttackBase<Tensor> {
   }
 
   protected perturb(ctx: AttackContext, x: Tensor, _y: Tensor, eps: number, rows: Tensor, examples: Tensor): Tensor {
-    return scope(() => {
-      const adv = rows.shape[0] === ctx.batchSize ? examples : examples.indexSelect(0, rows);
-      const within = perSampleNorm(adv.sub(x), 2).le(eps).view(-1, 1, 1, 1);
-      return where(within, adv, x);
-    });
+    return ctx.withinRadius(x, eps, rows, examples);
   }
 }
 

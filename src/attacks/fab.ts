@@ -152,11 +152,7 @@ export class FAB extends AttackBase<Tensor> {
   }
 
   protected perturb(ctx: AttackContext, x: Tensor, _y: Tensor, eps: number, rows: Tensor, examples: Tensor): Tensor {
-    return scope(() => {
-      const adv = rows.shape[0] === ctx.batchSize ? examples : examples.indexSelect(0, rows);
-      const within = ctx.norms(adv, x).le(eps).view(-1, 1, 1, 1);
-      return where(within, adv, x);
-    });
+    return ctx.withinRadius(x, eps, rows, examples);
   }
 
   /** A random start at radius `radius` [n] around x0 (L-inf: uniform direction scaled to sup-norm radius; L2: on the sphere), clipped to the box. */

@@ -178,15 +178,15 @@ export async function importClassifier(file: string, options: ImportOptions = {}
       hint: 'export the model with torch.onnx.export (.onnx) or torch.jit.trace/script + save (.pt)',
     });
   }
-  // TorchScript support is loaded only when a TorchScript file is imported; it picks its output at load.
-  let output = options.output;
-  if (typeof output === 'string' && /^\d+$/.test(output)) output = Number(output);
+  // An output given as a digit string is an index. TorchScript support is loaded only when a
+  // TorchScript file is imported; it picks its output at load.
+  const output = typeof options.output === 'string' && /^\d+$/.test(options.output) ? Number(options.output) : options.output;
   const network: ForeignNetwork = format === 'onnx'
     ? OnnxNetwork.fromFile(file)
     : (await import('./torchscript.js')).TorchScriptNetwork.load(file, typeof output === 'number' ? { outputIndex: output } : output === undefined ? {} : { outputKey: output });
   try {
     network.eval();
-    return decide(network, format, file, options);
+    return decide(network, format, file, output === undefined ? options : { ...options, output });
   } catch (error) {
     network.dispose();
     throw error;
@@ -201,6 +201,7 @@ function checkChannels(values: number[] | undefined, channels: number, what: str
   return [...values];
 }
 
+/** Decides every option not given (`options.output` comes normalised: an index is a number). */
 function decide(network: ForeignNetwork, format: ImportFormat, file: string, options: ImportOptions): ImportedClassifier {
   const warnings: string[] = [];
   // Layout and sizes: from the options, else the graph's declared input shape.
@@ -238,14 +239,13 @@ function decide(network: ForeignNetwork, format: ImportFormat, file: string, opt
   const std = checkChannels(options.std, channels, 'std', file);
 
   // Output: which one, and what it holds.
-  let output: string | number = options.output ?? 0;
-  if (typeof output === 'string' && /^\d+$/.test(output)) output = Number(output);
+  const output = options.output ?? 0;
+  const outputIndex = outputIndexOf(network, output);
   let outputKind: OutputKind;
   if (options.outputKind === undefined || options.outputKind === 'auto') {
     outputKind = 'logits';
     if (network instanceof OnnxNetwork) {
-      const name = typeof output === 'number' ? network.outputs[output]?.name : output;
-      const op = name === undefined ? undefined : network.producerOf(name)?.opType;
+      const op = network.producerOf(network.outputs[outputIndex]!.name)?.opType;
       if (op === 'Softmax') outputKind = 'probabilities';
       if (op === 'LogSoftmax') outputKind = 'log-probabilities';
     }
@@ -254,8 +254,8 @@ function decide(network: ForeignNetwork, format: ImportFormat, file: string, opt
   }
 
   // A probe batch: the number of classes, the 4-D activations and, for TorchScript, whether the scores look like probabilities.
-  const probe = probeNetwork(network, layout, channels, height, width, outputIndexOf(network, output));
-  checkDifferentiable(network, format, file, layout, channels, height, width, outputIndexOf(network, output));
+  const probe = probeNetwork(network, layout, channels, height, width, outputIndex);
+  checkDifferentiable(network, format, file, layout, channels, height, width, outputIndex);
   if (options.outputKind === undefined || options.outputKind === 'auto') {
     if (outputKind === 'logits' && probe.looksLikeProbabilities) outputKind = 'probabilities';
   }
