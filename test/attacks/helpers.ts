@@ -7,6 +7,7 @@ import { Flatten, Linear, Module, ReLU, Sequential } from '../../src/nn/index.js
 import { crossEntropy } from '../../src/nn/functional.js';
 import { Adam } from '../../src/optim/index.js';
 import { manualSeed, randn, scope, setNumThreads, tensor, type Tensor } from '../../src/tensor/index.js';
+import { TensorDataset } from '../../src/data/index.js';
 
 // The tensors here are tiny: one thread avoids OpenMP spin-waits when other jobs share the cores.
 setNumThreads(1);
@@ -28,6 +29,19 @@ export function syntheticData(n: number, seed = 0): { x: Tensor; y: Tensor } {
     const y = tensor(labels, { dtype: 'int64' }).keep();
     return { x, y };
   });
+}
+
+/**
+ * The synthetic problem as a data set (images stored as uint8, as data sets store them) and the
+ * batch a loader produces from it (`x` decoded back to [0,1]); all kept: dispose them.
+ */
+export function syntheticDataset(n: number, seed = 0): { dataset: TensorDataset; x: Tensor; y: Tensor } {
+  const data = syntheticData(n, seed);
+  const pixels = scope(() => data.x.mul(255).round().to('uint8').keep());
+  data.x.dispose();
+  const dataset = new TensorDataset({ name: 'synthetic', images: pixels, labels: data.y.clone(), classNames: Array.from({ length: CLASSES }, (_, i) => `c${i}`) });
+  const x = scope(() => pixels.float().div(255).keep());
+  return { dataset, x, y: data.y };
 }
 
 /** A small MLP for the 8x8 images (a Module, hence a `Model`). */

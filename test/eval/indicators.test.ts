@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { randnLike, scope, tensorStats, type Tensor } from '../../src/tensor/index.js';
 import { Identity, Module } from '../../src/nn/index.js';
-import { TensorDataset } from '../../src/data/index.js';
+import type { TensorDataset } from '../../src/data/index.js';
 import { createAttack } from '../../src/attacks/index.js';
 import { evaluateRobustness } from '../../src/eval/robustness.js';
 import { evaluateDefenses } from '../../src/eval/defense.js';
 import { checkDefenseResult, checkRobustness, compareAttacks, formatIndicators, ImageEvidence, probeModel, type Indicator } from '../../src/eval/indicators.js';
 import { DefendedClassifier } from '../../src/defenses/defended.js';
 import { trustSection } from '../../src/report/html.js';
-import { syntheticData, trainedNet, CLASSES, type SmallNet } from '../attacks/helpers.js';
+import { syntheticDataset, trainedNet, CLASSES, type SmallNet } from '../attacks/helpers.js';
 
 /** A trained SmallNet behind a transformation of its input or output (shares the net's weights). */
 class Wrapped extends Module {
@@ -44,12 +44,7 @@ const ids = (flags: readonly Indicator[]): string[] => [...new Set(flags.map((f)
 
 before(() => {
   net = trainedNet();
-  const data = syntheticData(64, 4);
-  const pixels = scope(() => data.x.mul(255).round().to('uint8').keep());
-  dataset = new TensorDataset({ name: 'synthetic', images: pixels, labels: data.y.clone(), classNames: Array.from({ length: CLASSES }, (_, i) => `c${i}`) });
-  x = scope(() => pixels.float().div(255).keep());
-  y = data.y;
-  data.x.dispose();
+  ({ dataset, x, y } = syntheticDataset(64, 4));
 });
 after(() => {
   dataset.dispose();

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { scope, tensorStats, type Tensor } from '../../src/tensor/index.js';
-import { TensorDataset } from '../../src/data/index.js';
+import type { TensorDataset } from '../../src/data/index.js';
 import { createAttack } from '../../src/attacks/index.js';
 import { evaluateRobustness, PAPER_TABLES, compareWithPaper, formatComparison, paperTable } from '../../src/eval/index.js';
-import { syntheticData, trainedNet, CLASSES, type SmallNet } from '../attacks/helpers.js';
+import { syntheticDataset, trainedNet, type SmallNet } from '../attacks/helpers.js';
 
 let net: SmallNet;
 let dataset: TensorDataset;
@@ -17,13 +17,7 @@ let y: Tensor;
 
 before(() => {
   net = trainedNet();
-  const data = syntheticData(100, 4);
-  // Through uint8, as data sets store images; x is what the loader will produce.
-  const pixels = scope(() => data.x.mul(255).round().to('uint8').keep());
-  dataset = new TensorDataset({ name: 'synthetic', images: pixels, labels: data.y.clone(), classNames: Array.from({ length: CLASSES }, (_, i) => `c${i}`) });
-  x = scope(() => pixels.float().div(255).keep());
-  y = data.y;
-  data.x.dispose();
+  ({ dataset, x, y } = syntheticDataset(100, 4));
 });
 after(() => {
   dataset.dispose();
