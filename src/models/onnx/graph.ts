@@ -243,8 +243,8 @@ export class OnnxNetwork extends Module {
     }
     // A kernel that hands back one of its inputs would let the release of that input free the
     // output too (or a weight be freed as an intermediate): give such outputs their own handle.
-    const inputs = new Set(p.node.inputs.map((n) => values.get(n)));
-    const list = (Array.isArray(result) ? result : [result]).map((t) => (inputs.has(t) ? t.reshape(t.shape) : t));
+    const isInput = (t: Tensor): boolean => p.node.inputs.some((n) => values.get(n) === t);
+    const list = (Array.isArray(result) ? result : [result]).map((t) => (isInput(t) ? t.reshape(t.shape) : t));
     const wanted = p.node.outputs.filter((n) => n !== '').length;
     if (list.length < wanted && p.node.outputs.slice(list.length).some((n) => n !== '')) {
       for (const t of list) t.dispose();
